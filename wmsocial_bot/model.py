@@ -1,0 +1,129 @@
+"""The plain data that flows between the stages: accounts, check results.
+
+Everything here is a frozen dataclass so that stages cannot change each other's data.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+PLATFORMS: tuple[str, ...] = (
+    "mastodon",
+    "bluesky",
+    "x",
+    "threads",
+    "instagram",
+    "facebook",
+    "youtube",
+    "linkedin",
+    "tiktok",
+    "telegram",
+    "reddit",
+    "pinterest",
+    "flickr",
+    "tumblr",
+    "vk",
+    "weibo",
+    "whatsapp",
+)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Span:
+    """Half-open character range ``[start, end)`` in the page text."""
+
+    start: int
+    end: int
+
+    def to_json(self) -> list[int]:
+        return [self.start, self.end]
+
+
+@dataclass(frozen=True)
+class Account:
+    """One place on a page where a social-media account is listed.
+
+    ``span`` covers the URL (or plain-text handle) exactly as written, so that a later edit
+    can replace just those characters.  ``label_span`` covers the link's label, if any.
+    """
+
+    platform: str
+    handle: str
+    url: str | None
+    section: str | None
+    span: Span
+    line: int
+    source: str = "link"  # link | bare | template | text
+    label: str | None = None
+    label_span: Span | None = None
+    cells: tuple[tuple[str, str], ...] = ()
+    duplicate_of: Span | None = None
+
+    @property
+    def key(self) -> str:
+        """Identity of the account, the same for every place that lists it."""
+        return f"{self.platform}:{self.handle}"
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "platform": self.platform,
+            "handle": self.handle,
+            "url": self.url,
+            "section": self.section,
+            "line": self.line,
+            "span": self.span.to_json(),
+            "source": self.source,
+            "label": self.label,
+            "cells": dict(self.cells),
+        }
+        if self.duplicate_of is not None:
+            data["duplicate_of"] = self.duplicate_of.to_json()
+        return data
+
+
+class Status(enum.StrEnum):
+    """The fixed vocabulary of check outcomes."""
+
+    OK = "ok"
+    INACTIVE = "inactive"
+    MOVED = "moved"
+    RENAMED = "renamed"
+    LIMITED = "limited"
+    SUSPENDED = "suspended"
+    DEACTIVATED = "deactivated"
+    DELETED = "deleted"
+    UNREACHABLE = "unreachable"
+    UNVERIFIABLE = "unverifiable"
+    INVALID = "invalid"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What one check found about one account, with the evidence in a sentence."""
+
+    account: Account
+    status: Status
+    detail: str
+    new_url: str | None = None
+    new_handle: str | None = None
+    last_activity: date | None = None
+    verified: bool | None = None
+    identity: str | None = None  # a stable id learned from the platform (Mastodon id, DID)
+    extra: tuple[tuple[str, str], ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        data = self.account.to_json()
+        data.update(
+            {
+                "status": self.status.value,
+                "detail": self.detail,
+                "new_url": self.new_url,
+                "new_handle": self.new_handle,
+                "last_activity": self.last_activity.isoformat() if self.last_activity else None,
+                "verified": self.verified,
+            }
+        )
+        return data

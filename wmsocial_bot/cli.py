@@ -1,5 +1,136 @@
-"""Command-line interface (placeholder until the subcommands land)."""
+"""Command-line interface: argument parsing and output only.
+
+Exit codes: 0 the run completed (whatever it found); 1 the run itself failed (a bug, or the
+wiki or network failed it); 2 a user error (bad arguments, missing file or page, bad config);
+3 ``--strict`` and stale findings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from wmsocial_bot import __version__
+from wmsocial_bot.errors import InputError, UserError
+from wmsocial_bot.extract import Extraction, extract_accounts
+
+log = logging.getLogger("wmsocial_bot")
+
+EXIT_OK, EXIT_FAILED, EXIT_USER_ERROR, EXIT_STRICT = 0, 1, 2, 3
+# Pywikibot's global options are single-dash words (-simulate, -user:Bot, -lang:meta, ...).
+_PYWIKIBOT_OPTION = re.compile(r"^-[a-z][a-z_]+(:.*)?$")
 
 
-def main(argv: list[str] | None = None) -> int:
-    return 0
+def split_pywikibot_args(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Separate Pywikibot's global options from ours, so both can be given in any order."""
+    pwb = [arg for arg in argv if _PYWIKIBOT_OPTION.match(arg)]
+    ours = [arg for arg in argv if not _PYWIKIBOT_OPTION.match(arg)]
+    return pwb, ours
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    source = common.add_mutually_exclusive_group()
+    source.add_argument("--page", metavar="TITLE", help="read this wiki page (default site meta:meta)")
+    source.add_argument("--wikitext", metavar="FILE", type=Path, help="read wikitext from a file")
+    common.add_argument(
+        "--format", choices=("table", "json"), default="table", help="output format (default: table)"
+    )
+    common.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    common.add_argument("-q", "--quiet", action="count", default=0, help="less log output")
+
+    parser = argparse.ArgumentParser(
+        prog="wmsocial-bot",
+        description="Keep wiki pages that list social-media accounts honest.",
+        epilog="Pywikibot's global options (-simulate, -user:, -family:, -lang:, -site:, "
+        "-maxlag:, -log, -dir:) are accepted anywhere on the command line.",
+    )
+    parser.add_argument("--version", action="version", version=f"wmsocial-bot {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser(
+        "list",
+        parents=[common],
+        help="list every social-media account a page lists",
+        description="Print every social-media account the page lists, with where it is.",
+    )
+    return parser
+
+
+def load_source(args: argparse.Namespace, pywikibot_args: list[str]) -> tuple[str, str]:
+    """The page text and a name for it, from --wikitext or --page."""
+    if args.wikitext is not None:
+        path: Path = args.wikitext
+        try:
+            return path.read_text(encoding="utf-8"), str(path)
+        except FileNotFoundError:
+            raise InputError(f"{path}: no such file") from None
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+    from wmsocial_bot.wiki import Wiki  # only now: --wikitext needs no Pywikibot
+
+    wiki, _rest = Wiki.from_args(pywikibot_args)
+    title = args.page or "Social media"
+    revision = wiki.read(title)
+    return revision.text, revision.title
+
+
+def read_accounts(args: argparse.Namespace, pywikibot_args: list[str]) -> tuple[Extraction, str]:
+    text, name = load_source(args, pywikibot_args)
+    if not text.strip():
+        raise InputError(f"{name}: the page is empty")
+    extraction = extract_accounts(text)
+    if not extraction.accounts:
+        raise InputError(f"{name}: no social-media accounts found")
+    for first, later in extraction.duplicates:
+        log.warning(
+            "%s:%s is listed twice: line %d and line %d",
+            later.platform, later.handle, first.line, later.line,
+        )
+    return extraction, name
+
+
+def format_table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
+    """A plain, aligned text table."""
+    cells = [[str(row.get(col) if row.get(col) is not None else "") for col in columns] for row in rows]
+    widths = [max([len(col)] + [len(r[i]) for r in cells]) for i, col in enumerate(columns)]
+    lines = ["  ".join(col.upper().ljust(w) for col, w in zip(columns, widths, strict=True)).rstrip()]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    return "\n".join(lines)
+
+
+def cmd_list(args: argparse.Namespace, pywikibot_args: list[str]) -> int:
+    extraction, _name = read_accounts(args, pywikibot_args)
+    rows = [account.to_json() for account in extraction.accounts]
+    if args.format == "json":
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        for row in rows:
+            row["dup"] = "dup" if "duplicate_of" in row else ""
+        print(format_table(rows, ("platform", "handle", "section", "line", "dup", "url")))
+    return EXIT_OK
+
+
+COMMANDS = {"list": cmd_list}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    pywikibot_args, ours = split_pywikibot_args(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(ours)
+    level = logging.WARNING - 10 * args.verbose + 10 * args.quiet
+    logging.basicConfig(level=max(logging.DEBUG, level), format="%(levelname)s: %(message)s")
+    try:
+        return COMMANDS[args.command](args, pywikibot_args)
+    except UserError as exc:
+        print(f"wmsocial-bot: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("wmsocial-bot: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,385 @@
+"""Wikitext -> accounts: every social-media account a page lists, with its exact source span.
+
+Pure: a function of a string.  mwparserfromhell does the parsing; this module walks the tree
+and keeps absolute character offsets, so that a later fix can change exactly the characters of
+one link and leave the rest of the page byte-identical.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import mwparserfromhell
+from mwparserfromhell.nodes import Comment, ExternalLink, Heading, Node, Tag, Template, Text
+from mwparserfromhell.wikicode import Wikicode
+
+from wmsocial_bot.model import Account, Span
+from wmsocial_bot.platforms import identify_url, mastodon
+
+# Tags whose contents MediaWiki does not render as links.
+_INERT_TAGS = frozenset(
+    {"nowiki", "pre", "syntaxhighlight", "source", "math", "chem", "score", "templatedata",
+     "graph", "timeline", "mapframe", "maplink"}
+)
+_CELL_TAGS = frozenset({"td", "th"})
+_URL_TEMPLATES = frozenset({"url", "url2", "plainlink", "plain link"})
+_MAX_SPAN = 1000  # rowspan/colspan bigger than this are treated as typos, not as layout
+# A bare link written as a bracketed one with <tvar> markup around the URL:
+#   [<tvar name="x">URL</tvar> label]   or the old   [<tvar|x>URL</> label]
+_TVAR_BEFORE = re.compile(r"\[<tvar(?:\s+name\s*=\s*\"?[^\">]*\"?\s*|\|[^>]*)>$")
+_TVAR_AFTER = re.compile(r"(?:</tvar>|</>)([ \t]+)([^\]\n]*)\]")
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """The result of reading one page."""
+
+    accounts: tuple[Account, ...]
+
+    @property
+    def unique(self) -> tuple[Account, ...]:
+        """One entry per account: the first place that lists it."""
+        return tuple(a for a in self.accounts if a.duplicate_of is None)
+
+    @property
+    def duplicates(self) -> tuple[tuple[Account, Account], ...]:
+        """(first place, later place) for every account listed more than once."""
+        first = {a.span: a for a in self.accounts if a.duplicate_of is None}
+        return tuple(
+            (first[a.duplicate_of], a) for a in self.accounts if a.duplicate_of is not None
+        )
+
+
+def extract_accounts(text: str) -> Extraction:
+    """Every account listed in ``text``, in page order; never raises on odd markup."""
+    walker = _Walker(text)
+    code = mwparserfromhell.parse(text, skip_style_tags=True)
+    walker.walk(code, 0)
+    return Extraction(_mark_duplicates(walker.finish()))
+
+
+def _mark_duplicates(accounts: list[Account]) -> tuple[Account, ...]:
+    first_seen: dict[str, Span] = {}
+    out = []
+    for account in accounts:
+        seen = first_seen.setdefault(account.key, account.span)
+        out.append(account if seen == account.span else replace(account, duplicate_of=seen))
+    return tuple(out)
+
+
+def _clean(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _plain(code: Wikicode) -> str:
+    """Readable text of a cell or heading: markup, comments and translation tags removed."""
+    return _clean(str(code.strip_code(normalize=True, collapse=True)))
+
+
+@dataclass(eq=False)
+class _Cell:
+    text: str
+    header: bool
+    colspan: int
+    rowspan: int
+    col: int = -1
+
+
+@dataclass(eq=False)
+class _Table:
+    rows: list[list[_Cell]] = field(default_factory=list)
+    pending: list[tuple[dict[str, object], int, _Cell]] = field(default_factory=list)
+    in_row: bool = False
+
+    def new_row(self) -> None:
+        self.rows.append([])
+        self.in_row = True
+
+    def add_cell(self, cell: _Cell) -> int:
+        if not self.in_row:
+            self.new_row()
+        self.rows[-1].append(cell)
+        return len(self.rows) - 1
+
+    def resolve(self) -> None:
+        """Lay cells out on a grid (rowspan, colspan) and give each account its row's cells."""
+        occupied: dict[tuple[int, int], _Cell] = {}
+        n_rows = len(self.rows)
+        for r, row in enumerate(self.rows):
+            c = 0
+            for cell in row:
+                while (r, c) in occupied:
+                    c += 1
+                cell.col = c
+                for dr in range(min(cell.rowspan, n_rows - r)):
+                    for dc in range(cell.colspan):
+                        occupied[(r + dr, c + dc)] = cell
+                c += cell.colspan
+        headers: dict[int, str] = {}
+        for row in self.rows:
+            if row and all(cell.header for cell in row):
+                for cell in row:
+                    for dc in range(cell.colspan):
+                        headers.setdefault(cell.col + dc, cell.text)
+                break
+        width = max((col for (_, col) in occupied), default=-1) + 1
+        for record, r, own in self.pending:
+            cells: list[tuple[str, str]] = []
+            seen: set[int] = {id(own)}
+            for col in range(width):
+                cell = occupied.get((r, col))
+                if cell is None or id(cell) in seen or not cell.text:
+                    continue
+                seen.add(id(cell))
+                name = headers.get(col) or f"column {col + 1}"
+                if cell.header and headers.get(col) == cell.text:
+                    continue  # the header row itself
+                cells.append((name, cell.text))
+            record["cells"] = tuple(cells)
+
+
+def _inert(markup: str) -> bool:
+    """True when ``markup`` cannot hold an account: no URL and no ``@``. Saves walking it."""
+    return "//" not in markup and "@" not in markup
+
+
+def _skeleton(node: Node) -> tuple[str, list[tuple[Wikicode, int, int]]]:
+    """Serialise ``node`` with each child replaced by a short placeholder.
+
+    Returns the skeleton and, per child, where its placeholder starts and how long it is.
+    Offsets then cost the node's own markup, not its whole subtree, which keeps a 10,000-row
+    table linear.  A child that does not appear in the skeleton is left out.
+    """
+    children = list(node.__children__())
+    saved = [child.nodes for child in children]
+    placeholders = [f"\ue000{i}\ue001" for i in range(len(children))]
+    for child, placeholder in zip(children, placeholders, strict=True):
+        child.nodes = [Text(placeholder)]
+    try:
+        skeleton = str(node)
+    finally:
+        for child, nodes in zip(children, saved, strict=True):
+            child.nodes = nodes
+    placed = []
+    cursor = 0
+    for child, placeholder in zip(children, placeholders, strict=True):
+        rel = skeleton.find(placeholder, cursor)
+        if rel >= 0:
+            cursor = rel + len(placeholder)
+            placed.append((child, rel, len(placeholder)))
+    return skeleton, placed
+
+
+def _int_attr(tag: Tag, name: str) -> int:
+    if not tag.has(name):
+        return 1
+    match = re.match(r"\s*\"?'?\s*(\d+)", str(tag.get(name).value))
+    return max(1, min(int(match.group(1)), _MAX_SPAN)) if match else 1
+
+
+class _Walker:
+    """Walks the parse tree keeping absolute offsets of every node."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.section: str | None = None
+        self.records: list[dict[str, object]] = []
+        self.tables: list[_Table] = []
+        self.cell: tuple[_Table, int, _Cell] | None = None
+        self.template_depth = 0
+        self._newlines = [m.start() for m in re.finditer("\n", text)]
+
+    # -- traversal -------------------------------------------------------------------------
+
+    def walk(self, code: Wikicode, start: int) -> int:
+        """Visit every node of ``code`` (which starts at ``start``); return its length."""
+        pos = start
+        for node in code.nodes:
+            pos += self.visit(node, pos)
+        return pos - start
+
+    def visit(self, node: Node, start: int) -> int:
+        if isinstance(node, Text):
+            self.scan_text(node.value, start)
+            return len(node.value)
+        if isinstance(node, Comment):
+            return len(str(node))
+        if isinstance(node, Tag) and str(node.tag).strip().lower() in _INERT_TAGS:
+            return len(str(node))
+        if isinstance(node, ExternalLink):
+            return self.visit_link(node, start)
+        if isinstance(node, Heading):
+            length = len(str(node))
+            self.section = _plain(node.title) or None
+            return length
+        if isinstance(node, Tag):
+            return self.visit_tag(node, start)
+        if _inert(str(node)):
+            return len(str(node))
+        if isinstance(node, Template):
+            return self.visit_template(node, start)
+        return self.visit_children(node, start, lambda _child: True)
+
+    def visit_children(self, node: Node, start: int, wanted: Callable[[Wikicode], bool]) -> int:
+        """Walk the children of ``node`` that ``wanted(child)`` selects; return node length."""
+        skeleton, placed = _skeleton(node)
+        shift = 0
+        for child, rel, placeholder in placed:
+            length = self.walk(child, start + rel + shift) if wanted(child) else len(str(child))
+            shift += length - placeholder
+        return len(skeleton) + shift
+
+    def visit_tag(self, tag: Tag, start: int) -> int:
+        name = str(tag.tag).strip().lower()
+        contents_only = lambda child: child is tag.contents  # noqa: E731 - attributes stay inert
+        if name == "table":
+            table = _Table()
+            self.tables.append(table)
+            saved_cell, self.cell = self.cell, None
+            length = self.visit_children(tag, start, contents_only)
+            self.cell = saved_cell
+            self.tables.pop()
+            table.resolve()
+            return length
+        if self.tables and name == "tr":
+            self.tables[-1].new_row()
+            return self.visit_children(tag, start, contents_only)
+        if self.tables and name in _CELL_TAGS and not tag.self_closing:
+            table = self.tables[-1]
+            cell = _Cell(
+                _plain(tag.contents)[:300],
+                name == "th",
+                _int_attr(tag, "colspan"),
+                _int_attr(tag, "rowspan"),
+            )
+            row = table.add_cell(cell)
+            if _inert(str(tag.contents)):
+                return len(str(tag))
+            saved_cell, self.cell = self.cell, (table, row, cell)
+            length = self.visit_children(tag, start, contents_only)
+            self.cell = saved_cell
+            return length
+        if _inert(str(tag)):
+            return len(str(tag))
+        return self.visit_children(tag, start, contents_only)
+
+    def visit_template(self, template: Template, start: int) -> int:
+        name = _clean(str(template.name)).lower()
+        self.template_depth += 1
+        try:
+            if name in _URL_TEMPLATES and template.has("1"):
+                value = template.get("1").value
+                raw = str(value)
+                if "://" not in raw and not raw.strip().startswith("//"):
+                    return self.visit_schemeless_url(template, value, start)
+            return self.visit_children(template, start, lambda child: True)
+        finally:
+            self.template_depth -= 1
+
+    def visit_schemeless_url(self, template: Template, value: Wikicode, start: int) -> int:
+        """``{{URL|wikis.world/@foo}}``: the template adds the scheme, so the page need not."""
+
+        def on_child(child: Wikicode) -> bool:
+            return child is not value
+
+        length = self.visit_children(template, start, on_child)
+        raw = str(value)
+        offset = str(template).find("|" + raw)
+        if offset >= 0:
+            stripped = raw.strip()
+            url_start = start + offset + 1 + raw.index(stripped) if stripped else 0
+            if stripped:
+                self.add_url(stripped, "https://" + stripped, Span(url_start, url_start + len(stripped)),
+                             None, None, "template")
+        return length
+
+    def visit_link(self, link: ExternalLink, start: int) -> int:
+        """A ``[url label]`` or bare link; its text is not scanned for handles."""
+        skeleton, placed = _skeleton(link)
+        positions: dict[int, int] = {}
+        shift = 0
+        for child, rel, placeholder in placed:
+            positions[id(child)] = start + rel + shift
+            shift += len(str(child)) - placeholder
+        url = str(link.url)
+        url_start = positions[id(link.url)]
+        span = Span(url_start, url_start + len(url))
+        label: str | None = None
+        label_span: Span | None = None
+        if link.brackets and link.title is not None and id(link.title) in positions:
+            label = str(link.title)
+            label_start = positions[id(link.title)]
+            label_span = Span(label_start, label_start + len(label))
+        elif not link.brackets:
+            label, label_span = self._tvar_label(span)
+        if self.template_depth:
+            source = "template"
+        else:
+            source = "link" if link.brackets or label is not None else "bare"
+        self.add_url(url, url, span, label, label_span, source)
+        return len(skeleton) + shift
+
+    def _tvar_label(self, span: Span) -> tuple[str | None, Span | None]:
+        before = self.text[max(0, span.start - 80) : span.start]
+        if not _TVAR_BEFORE.search(before):
+            return None, None
+        match = _TVAR_AFTER.match(self.text, span.end)
+        if not match:
+            return None, None
+        return match.group(2), Span(match.start(2), match.end(2))
+
+    def scan_text(self, value: str, start: int) -> None:
+        if "@" not in value:
+            return
+        for match in mastodon.TEXT_HANDLE.finditer(value):
+            handle = mastodon.canonical(match.group("user"), match.group("host"))
+            span = Span(start + match.start(), start + match.end())
+            self.add(mastodon.NAME, handle, None, span, None, None, "text")
+
+    # -- recording -------------------------------------------------------------------------
+
+    def add_url(
+        self,
+        written: str,
+        url: str,
+        span: Span,
+        label: str | None,
+        label_span: Span | None,
+        source: str,
+    ) -> None:
+        found = identify_url(url.strip())
+        if found is not None:
+            self.add(found.platform, found.handle, written, span, label, label_span, source)
+
+    def add(
+        self,
+        platform: str,
+        handle: str,
+        url: str | None,
+        span: Span,
+        label: str | None,
+        label_span: Span | None,
+        source: str,
+    ) -> None:
+        record: dict[str, object] = {
+            "platform": platform,
+            "handle": handle,
+            "url": url,
+            "section": self.section,
+            "span": span,
+            "line": bisect.bisect_left(self._newlines, span.start) + 1,
+            "source": source,
+            "label": label,
+            "label_span": label_span,
+            "cells": (),
+        }
+        self.records.append(record)
+        if self.cell is not None:
+            table, row, cell = self.cell
+            table.pending.append((record, row, cell))
+
+    def finish(self) -> list[Account]:
+        return [Account(**record) for record in self.records]  # type: ignore[arg-type]

@@ -1,0 +1,36 @@
+"""Facebook pages: name lowercase, or the numeric id; checks are mostly unverifiable."""
+
+from __future__ import annotations
+
+import re
+
+from wmsocial_bot.urls import UrlParts
+
+NAME = "facebook"
+HOSTS = frozenset({"facebook.com", "fb.com", "fb.me", "business.facebook.com"})
+RESERVED = frozenset(
+    {"sharer", "sharer.php", "share", "share.php", "dialog", "watch", "events", "photo",
+     "photo.php", "story.php", "permalink.php", "login", "login.php", "hashtag", "help",
+     "policies", "privacy", "plugins", "l.php", "media", "reel", "marketplace", "gaming",
+     "search", "home.php", "people", "notes", "business"}
+)
+_PAGE_TAILS = frozenset({"about", "photos", "videos", "events", "community", "reviews", "mentions"})
+
+
+def normalise(parts: UrlParts) -> str | None:
+    segs = parts.segments
+    if not segs:
+        return None
+    first = segs[0]
+    if first == "profile.php":
+        ident = parts.param("id")
+        return ident if ident and ident.isdigit() else None
+    if first == "pages" and len(segs) >= 3 and segs[-1].isdigit():
+        return segs[-1]
+    if first == "groups" and len(segs) >= 2:
+        return None if len(segs) > 2 and segs[2] not in ("about",) else f"groups/{segs[1].lower()}"
+    if first.lower() in RESERVED or not re.fullmatch(r"[A-Za-z0-9.\-]{2,80}", first):
+        return None
+    if len(segs) > 1 and segs[1].lower() not in _PAGE_TAILS:
+        return None  # posts, photos of a post, videos
+    return first if first.isdigit() else first.lower()

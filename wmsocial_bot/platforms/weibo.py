@@ -1,0 +1,19 @@
+"""Weibo: ``weibo.com/u/<id>`` or ``weibo.com/<name>``; checks are unverifiable."""
+
+from __future__ import annotations
+
+import re
+
+from wmsocial_bot.urls import UrlParts
+
+NAME = "weibo"
+HOSTS = frozenset({"weibo.com", "weibo.cn"})
+
+
+def normalise(parts: UrlParts) -> str | None:
+    segs = parts.segments
+    if len(segs) == 2 and segs[0] in ("u", "n") and re.fullmatch(r"\w{1,40}", segs[1]):
+        return f"{segs[0]}/{segs[1].lower()}"
+    if len(segs) == 1 and re.fullmatch(r"[A-Za-z0-9_]{2,40}", segs[0]):
+        return segs[0].lower()
+    return None

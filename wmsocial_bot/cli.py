@@ -37,10 +37,15 @@ def split_pywikibot_args(argv: Sequence[str]) -> tuple[list[str], list[str]]:
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     source = common.add_mutually_exclusive_group()
-    source.add_argument("--page", metavar="TITLE", help="read this wiki page (default site meta:meta)")
+    source.add_argument(
+        "--page", metavar="TITLE", help="read this wiki page (default site meta:meta)"
+    )
     source.add_argument("--wikitext", metavar="FILE", type=Path, help="read wikitext from a file")
     common.add_argument(
-        "--format", choices=("table", "json"), default="table", help="output format (default: table)"
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="output format (default: table)",
     )
     common.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     common.add_argument("-q", "--quiet", action="count", default=0, help="less log output")
@@ -92,16 +97,23 @@ def read_accounts(args: argparse.Namespace, pywikibot_args: list[str]) -> tuple[
     for first, later in extraction.duplicates:
         log.warning(
             "%s:%s is listed twice: line %d and line %d",
-            later.platform, later.handle, first.line, later.line,
+            later.platform,
+            later.handle,
+            first.line,
+            later.line,
         )
     return extraction, name
 
 
 def format_table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
     """A plain, aligned text table."""
-    cells = [[str(row.get(col) if row.get(col) is not None else "") for col in columns] for row in rows]
+    cells = [
+        [str(row.get(col) if row.get(col) is not None else "") for col in columns] for row in rows
+    ]
     widths = [max([len(col)] + [len(r[i]) for r in cells]) for i, col in enumerate(columns)]
-    lines = ["  ".join(col.upper().ljust(w) for col, w in zip(columns, widths, strict=True)).rstrip()]
+    lines = [
+        "  ".join(col.upper().ljust(w) for col, w in zip(columns, widths, strict=True)).rstrip()
+    ]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
     return "\n".join(lines)
 
@@ -121,11 +133,21 @@ def cmd_list(args: argparse.Namespace, pywikibot_args: list[str]) -> int:
 COMMANDS = {"list": cmd_list}
 
 
+def setup_logging(level: int) -> None:
+    """Log to the current stderr at ``level``; calling it again replaces the earlier setup."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    for old in list(log.handlers):
+        log.removeHandler(old)
+    log.addHandler(handler)
+    log.setLevel(max(logging.DEBUG, level))
+    log.propagate = False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     pywikibot_args, ours = split_pywikibot_args(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(ours)
-    level = logging.WARNING - 10 * args.verbose + 10 * args.quiet
-    logging.basicConfig(level=max(logging.DEBUG, level), format="%(levelname)s: %(message)s")
+    setup_logging(logging.WARNING - 10 * args.verbose + 10 * args.quiet)
     try:
         return COMMANDS[args.command](args, pywikibot_args)
     except UserError as exc:

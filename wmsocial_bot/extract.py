@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import mwparserfromhell
-from mwparserfromhell.nodes import Comment, ExternalLink, Heading, Node, Tag, Template, Text
+from mwparserfromhell.nodes import Comment, ExternalLink, Node, Tag, Template, Text
 from mwparserfromhell.wikicode import Wikicode
 
 from wmsocial_bot.model import Account, Span
@@ -21,14 +21,27 @@ from wmsocial_bot.platforms import identify_url, mastodon
 
 # Tags whose contents MediaWiki does not render as links.
 _INERT_TAGS = frozenset(
-    {"nowiki", "pre", "syntaxhighlight", "source", "math", "chem", "score", "templatedata",
-     "graph", "timeline", "mapframe", "maplink"}
+    {
+        "nowiki",
+        "pre",
+        "syntaxhighlight",
+        "source",
+        "math",
+        "chem",
+        "score",
+        "templatedata",
+        "graph",
+        "timeline",
+        "mapframe",
+        "maplink",
+    }
 )
 _CELL_TAGS = frozenset({"td", "th"})
 _URL_TEMPLATES = frozenset({"url", "url2", "plainlink", "plain link"})
 _MAX_SPAN = 1000  # rowspan/colspan bigger than this are treated as typos, not as layout
 # A bare link written as a bracketed one with <tvar> markup around the URL:
 #   [<tvar name="x">URL</tvar> label]   or the old   [<tvar|x>URL</> label]
+_HEADING = re.compile(r"^(={1,6})(.+?)\1[ \t]*(?:<!--.*?-->[ \t]*)*$", re.MULTILINE)
 _TVAR_BEFORE = re.compile(r"\[<tvar(?:\s+name\s*=\s*\"?[^\">]*\"?\s*|\|[^>]*)>$")
 _TVAR_AFTER = re.compile(r"(?:</tvar>|</>)([ \t]+)([^\]\n]*)\]")
 
@@ -56,9 +69,17 @@ class Extraction:
 def extract_accounts(text: str) -> Extraction:
     """Every account listed in ``text``, in page order; never raises on odd markup."""
     walker = _Walker(text)
-    code = mwparserfromhell.parse(text, skip_style_tags=True)
-    walker.walk(code, 0)
+    walker.walk(parse_page(text), 0)
     return Extraction(_mark_duplicates(walker.finish()))
+
+
+def parse_page(text: str) -> Wikicode:
+    """Parse ``text`` so that ``str(result)`` has exactly the length and offsets of ``text``.
+
+    mwparserfromhell drops NUL characters; MediaWiki never stores them, but a file might hold
+    one.  Each is read as U+FFFD, so offsets still match the input character for character.
+    """
+    return mwparserfromhell.parse(text.replace("\x00", "\ufffd"), skip_style_tags=True)
 
 
 def _mark_duplicates(accounts: list[Account]) -> tuple[Account, ...]:
@@ -130,15 +151,28 @@ class _Table:
             cells: list[tuple[str, str]] = []
             seen: set[int] = {id(own)}
             for col in range(width):
-                cell = occupied.get((r, col))
-                if cell is None or id(cell) in seen or not cell.text:
+                other = occupied.get((r, col))
+                if other is None or id(other) in seen or not other.text:
                     continue
-                seen.add(id(cell))
+                seen.add(id(other))
                 name = headers.get(col) or f"column {col + 1}"
-                if cell.header and headers.get(col) == cell.text:
+                if other.header and headers.get(col) == other.text:
                     continue  # the header row itself
-                cells.append((name, cell.text))
+                cells.append((name, other.text))
             record["cells"] = tuple(cells)
+
+
+def _headings(text: str) -> list[tuple[int, str | None]]:
+    """(offset, title) of every heading line.
+
+    Read from the text rather than the tree because mwparserfromhell does not see a heading
+    followed by a translation marker (``== Contact == <!--T:20-->``), which MediaWiki does.
+    """
+    found: list[tuple[int, str | None]] = []
+    for match in _HEADING.finditer(text):
+        title = _plain(mwparserfromhell.parse(match.group(2)))
+        found.append((match.start(), title or None))
+    return found
 
 
 def _inert(markup: str) -> bool:
@@ -185,7 +219,7 @@ class _Walker:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.section: str | None = None
+        self.hidden: list[Span] = []  # comments and <nowiki>: no accounts, no headings
         self.records: list[dict[str, object]] = []
         self.tables: list[_Table] = []
         self.cell: tuple[_Table, int, _Cell] | None = None
@@ -205,16 +239,14 @@ class _Walker:
         if isinstance(node, Text):
             self.scan_text(node.value, start)
             return len(node.value)
-        if isinstance(node, Comment):
-            return len(str(node))
-        if isinstance(node, Tag) and str(node.tag).strip().lower() in _INERT_TAGS:
-            return len(str(node))
+        if isinstance(node, Comment) or (
+            isinstance(node, Tag) and str(node.tag).strip().lower() in _INERT_TAGS
+        ):
+            length = len(str(node))
+            self.hidden.append(Span(start, start + length))
+            return length
         if isinstance(node, ExternalLink):
             return self.visit_link(node, start)
-        if isinstance(node, Heading):
-            length = len(str(node))
-            self.section = _plain(node.title) or None
-            return length
         if isinstance(node, Tag):
             return self.visit_tag(node, start)
         if _inert(str(node)):
@@ -247,7 +279,11 @@ class _Walker:
         if self.tables and name == "tr":
             self.tables[-1].new_row()
             return self.visit_children(tag, start, contents_only)
-        if self.tables and name in _CELL_TAGS and not tag.self_closing:
+        # mwparserfromhell reads a "|+ caption" line as a cell whose text starts with "+".
+        is_caption = name == "caption" or (
+            tag.wiki_markup == "|" and str(tag.contents).startswith("+")
+        )
+        if self.tables and name in _CELL_TAGS and not tag.self_closing and not is_caption:
             table = self.tables[-1]
             cell = _Cell(
                 _plain(tag.contents)[:300],
@@ -292,8 +328,14 @@ class _Walker:
             stripped = raw.strip()
             url_start = start + offset + 1 + raw.index(stripped) if stripped else 0
             if stripped:
-                self.add_url(stripped, "https://" + stripped, Span(url_start, url_start + len(stripped)),
-                             None, None, "template")
+                self.add_url(
+                    stripped,
+                    "https://" + stripped,
+                    Span(url_start, url_start + len(stripped)),
+                    None,
+                    None,
+                    "template",
+                )
         return length
 
     def visit_link(self, link: ExternalLink, start: int) -> int:
@@ -368,7 +410,7 @@ class _Walker:
             "platform": platform,
             "handle": handle,
             "url": url,
-            "section": self.section,
+            "section": None,
             "span": span,
             "line": bisect.bisect_left(self._newlines, span.start) + 1,
             "source": source,
@@ -382,4 +424,18 @@ class _Walker:
             table.pending.append((record, row, cell))
 
     def finish(self) -> list[Account]:
-        return [Account(**record) for record in self.records]  # type: ignore[arg-type]
+        """Freeze the records, each with the nearest heading above it."""
+        headings = [h for h in _headings(self.text) if not self._is_hidden(h[0])]
+        starts = [pos for pos, _title in headings]
+        accounts = []
+        for record in self.records:
+            span = record["span"]
+            assert isinstance(span, Span)
+            index = bisect.bisect_right(starts, span.start) - 1
+            record["section"] = headings[index][1] if index >= 0 else None
+            accounts.append(Account(**record))  # type: ignore[arg-type]
+        return accounts
+
+    def _is_hidden(self, pos: int) -> bool:
+        index = bisect.bisect_right(self.hidden, Span(pos, pos)) - 1
+        return index >= 0 and self.hidden[index].start <= pos < self.hidden[index].end

@@ -8,7 +8,9 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 # Subdomains that name the same site as the bare domain.
 _ALIAS_PREFIXES = ("www.", "m.", "mobile.", "old.", "new.", "np.", "music.")
-_TRACKING = re.compile(r"^(utm_.*|s|t|ref|ref_src|ref_url|fbclid|gclid|igshid|igsh|si|mibextid|feature)$")
+_TRACKING = re.compile(
+    r"^(utm_.*|s|t|ref|ref_src|ref_url|fbclid|gclid|igshid|igsh|si|mibextid|feature)$"
+)
 
 
 @dataclass(frozen=True)

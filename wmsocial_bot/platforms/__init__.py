@@ -33,8 +33,23 @@ from wmsocial_bot.platforms import (
 from wmsocial_bot.urls import UrlParts, parse_url
 
 MODULES: tuple[ModuleType, ...] = (
-    mastodon, bluesky, x, threads, instagram, facebook, youtube, linkedin, tiktok, telegram,
-    reddit, pinterest, flickr, tumblr, vk, weibo, whatsapp,
+    mastodon,
+    bluesky,
+    x,
+    threads,
+    instagram,
+    facebook,
+    youtube,
+    linkedin,
+    tiktok,
+    telegram,
+    reddit,
+    pinterest,
+    flickr,
+    tumblr,
+    vk,
+    weibo,
+    whatsapp,
 )
 _BY_HOST: dict[str, ModuleType] = {host: mod for mod in MODULES for host in mod.HOSTS}
 _BY_PATTERN: tuple[tuple[re.Pattern[str], ModuleType], ...] = tuple(

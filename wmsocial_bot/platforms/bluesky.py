@@ -9,7 +9,9 @@ from wmsocial_bot.urls import UrlParts
 NAME = "bluesky"
 HOSTS = frozenset({"bsky.app", "staging.bsky.app", "main.bsky.dev"})
 _DID = re.compile(r"did:(plc:[a-z2-7]{24}|web:[A-Za-z0-9.\-%:]+)")
-_HANDLE = re.compile(r"(?=.{3,253}$)([a-z0-9]([a-z0-9\-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9\-]*[a-z0-9]")
+_HANDLE = re.compile(
+    r"(?=.{3,253}$)([a-z0-9]([a-z0-9\-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9\-]*[a-z0-9]"
+)
 
 
 def normalise_actor(actor: str) -> str | None:

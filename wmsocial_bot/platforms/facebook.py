@@ -9,10 +9,36 @@ from wmsocial_bot.urls import UrlParts
 NAME = "facebook"
 HOSTS = frozenset({"facebook.com", "fb.com", "fb.me", "business.facebook.com"})
 RESERVED = frozenset(
-    {"sharer", "sharer.php", "share", "share.php", "dialog", "watch", "events", "photo",
-     "photo.php", "story.php", "permalink.php", "login", "login.php", "hashtag", "help",
-     "policies", "privacy", "plugins", "l.php", "media", "reel", "marketplace", "gaming",
-     "search", "home.php", "people", "notes", "business"}
+    {
+        "sharer",
+        "sharer.php",
+        "share",
+        "share.php",
+        "dialog",
+        "watch",
+        "events",
+        "photo",
+        "photo.php",
+        "story.php",
+        "permalink.php",
+        "login",
+        "login.php",
+        "hashtag",
+        "help",
+        "policies",
+        "privacy",
+        "plugins",
+        "l.php",
+        "media",
+        "reel",
+        "marketplace",
+        "gaming",
+        "search",
+        "home.php",
+        "people",
+        "notes",
+        "business",
+    }
 )
 _PAGE_TAILS = frozenset({"about", "photos", "videos", "events", "community", "reviews", "mentions"})
 

@@ -7,7 +7,9 @@ from wmsocial_bot.urls import UrlParts
 
 NAME = "instagram"
 HOSTS = frozenset({"instagram.com", "instagr.am"})
-RESERVED = frozenset({"p", "reel", "reels", "tv", "explore", "stories", "accounts", "direct", "about"})
+RESERVED = frozenset(
+    {"p", "reel", "reels", "tv", "explore", "stories", "accounts", "direct", "about"}
+)
 
 
 def normalise(parts: UrlParts) -> str | None:

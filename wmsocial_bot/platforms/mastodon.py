@@ -10,16 +10,52 @@ NAME = "mastodon"
 # Well-known servers: recognised whatever their path shape.  Any other host is a fediverse
 # candidate only when its path has the /@user or /users/user shape.
 HOSTS = frozenset(
-    {"mastodon.social", "wikis.world", "wikimedia.social", "mastodon.online", "fosstodon.org",
-     "mstdn.social", "mas.to", "social.coop", "chaos.social", "mastodon.xyz", "troet.cafe",
-     "mastodon.world", "masto.ai", "social.wikimedia.de", "wikimedia.ch"}
+    {
+        "mastodon.social",
+        "wikis.world",
+        "wikimedia.social",
+        "mastodon.online",
+        "fosstodon.org",
+        "mstdn.social",
+        "mas.to",
+        "social.coop",
+        "chaos.social",
+        "mastodon.xyz",
+        "troet.cafe",
+        "mastodon.world",
+        "masto.ai",
+        "social.wikimedia.de",
+        "wikimedia.ch",
+    }
 )
 # Hosts with /@user paths that are not fediverse servers.
 NOT_FEDIVERSE = frozenset(
-    {"medium.com", "substack.com", "vimeo.com", "github.com", "gitlab.com", "npmjs.com",
-     "dev.to", "soundcloud.com", "figma.com", "codepen.io", "behance.net", "dribbble.com",
-     "linktr.ee", "patreon.com", "ko-fi.com", "spotify.com", "twitch.tv", "discord.com",
-     "discord.gg", "snapchat.com", "quora.com", "goodreads.com", "archive.org", "web.archive.org"}
+    {
+        "medium.com",
+        "substack.com",
+        "vimeo.com",
+        "github.com",
+        "gitlab.com",
+        "npmjs.com",
+        "dev.to",
+        "soundcloud.com",
+        "figma.com",
+        "codepen.io",
+        "behance.net",
+        "dribbble.com",
+        "linktr.ee",
+        "patreon.com",
+        "ko-fi.com",
+        "spotify.com",
+        "twitch.tv",
+        "discord.com",
+        "discord.gg",
+        "snapchat.com",
+        "quora.com",
+        "goodreads.com",
+        "archive.org",
+        "web.archive.org",
+    }
 )
 _NOT_FEDIVERSE_SUFFIXES = (".medium.com", ".substack.com", ".wikipedia.org", ".wikimedia.org")
 _USER = r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}"

@@ -9,7 +9,9 @@ from wmsocial_bot.urls import UrlParts
 
 NAME = "pinterest"
 HOSTS = frozenset({"pinterest.com"})
-HOST_PATTERN = re.compile(r"^(?:[a-z]{2}\.)?pinterest\.(?:com|[a-z]{2}|co\.[a-z]{2}|com\.[a-z]{2})$")
+HOST_PATTERN = re.compile(
+    r"^(?:[a-z]{2}\.)?pinterest\.(?:com|[a-z]{2}|co\.[a-z]{2}|com\.[a-z]{2})$"
+)
 RESERVED = frozenset({"pin", "search", "ideas", "today", "business", "login", "explore", "_"})
 
 

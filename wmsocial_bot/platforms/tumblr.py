@@ -9,7 +9,9 @@ from wmsocial_bot.urls import UrlParts
 NAME = "tumblr"
 HOSTS = frozenset({"tumblr.com"})
 HOST_PATTERN = re.compile(r"^[a-z0-9\-]+\.tumblr\.com$")
-RESERVED = frozenset({"www", "blog", "tagged", "search", "explore", "dashboard", "login", "register"})
+RESERVED = frozenset(
+    {"www", "blog", "tagged", "search", "explore", "dashboard", "login", "register"}
+)
 
 
 def normalise(parts: UrlParts) -> str | None:

@@ -8,8 +8,24 @@ from wmsocial_bot.urls import UrlParts
 NAME = "x"
 HOSTS = frozenset({"x.com", "twitter.com"})
 RESERVED = frozenset(
-    {"i", "home", "intent", "search", "hashtag", "share", "explore", "settings", "messages",
-     "notifications", "login", "signup", "tos", "privacy", "compose", "widgets"}
+    {
+        "i",
+        "home",
+        "intent",
+        "search",
+        "hashtag",
+        "share",
+        "explore",
+        "settings",
+        "messages",
+        "notifications",
+        "login",
+        "signup",
+        "tos",
+        "privacy",
+        "compose",
+        "widgets",
+    }
 )
 
 

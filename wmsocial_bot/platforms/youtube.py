@@ -8,8 +8,22 @@ from wmsocial_bot.urls import UrlParts
 
 NAME = "youtube"
 HOSTS = frozenset({"youtube.com"})
-_TABS = frozenset({"videos", "shorts", "streams", "playlists", "community", "about", "featured",
-                   "live", "channels", "posts", "podcasts", "releases"})
+_TABS = frozenset(
+    {
+        "videos",
+        "shorts",
+        "streams",
+        "playlists",
+        "community",
+        "about",
+        "featured",
+        "live",
+        "channels",
+        "posts",
+        "podcasts",
+        "releases",
+    }
+)
 
 
 def normalise(parts: UrlParts) -> str | None:

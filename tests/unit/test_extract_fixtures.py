@@ -1,0 +1,84 @@
+"""Data-driven extraction tests: each ``fixtures/extract/*.wiki`` page has its expected JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from wmsocial_bot.extract import extract_accounts
+
+FIXTURES = sorted((Path(__file__).parent.parent / "fixtures" / "extract").glob("*.wiki"))
+
+
+def _as_expected(text: str) -> list[dict[str, object]]:
+    extraction = extract_accounts(text)
+    line_of = {a.span: a.line for a in extraction.accounts}
+    rows = []
+    for account in extraction.accounts:
+        row = account.to_json()
+        del row["span"]
+        if account.duplicate_of is not None:
+            row["duplicate_of"] = line_of[account.duplicate_of]
+        rows.append(row)
+    return rows
+
+
+@pytest.mark.parametrize("page", FIXTURES, ids=[p.stem for p in FIXTURES])
+def test_page_gives_expected_accounts(page: Path) -> None:
+    expected = json.loads(page.with_suffix(".json").read_text(encoding="utf-8"))
+    assert _as_expected(page.read_text(encoding="utf-8")) == expected
+
+
+@pytest.mark.parametrize("page", FIXTURES, ids=[p.stem for p in FIXTURES])
+def test_spans_point_at_the_written_link(page: Path) -> None:
+    """A later fix edits exactly ``text[span]``: it must be the URL or handle as written."""
+    text = page.read_text(encoding="utf-8")
+    for account in extract_accounts(text).accounts:
+        written = text[account.span.start : account.span.end]
+        if account.url is not None:
+            assert written == account.url
+        else:
+            assert written.lstrip("@").removeprefix("acct:").lower() == account.handle
+        if account.label is not None:
+            assert account.label_span is not None
+            assert text[account.label_span.start : account.label_span.end] == account.label
+
+
+def test_large_page_covers_every_platform() -> None:
+    from wmsocial_bot.model import PLATFORMS
+
+    text = (FIXTURES[0].parent / "meta_social_media.wiki").read_text(encoding="utf-8")
+    assert {a.platform for a in extract_accounts(text).accounts} == set(PLATFORMS)
+
+
+def test_comments_and_nowiki_are_never_listed() -> None:
+    text = (
+        "<!-- https://x.com/in_comment -->\n<nowiki>https://x.com/in_nowiki @a@b.example</nowiki>\n"
+        "<pre>https://x.com/in_pre</pre>\n* https://x.com/visible\n"
+    )
+    assert [a.handle for a in extract_accounts(text).accounts] == ["visible"]
+
+
+def test_duplicate_points_at_first_place() -> None:
+    text = "* https://twitter.com/Same\n* [https://x.com/same/ again]\n"
+    first, second = extract_accounts(text).accounts
+    assert first.duplicate_of is None
+    assert second.duplicate_of == first.span
+    assert extract_accounts(text).duplicates == ((first, second),)
+
+
+def test_rowspan_and_colspan_fill_the_row_cells() -> None:
+    text = (
+        '{| class="wikitable"\n! Owner !! Platform !! Account\n|-\n'
+        '| rowspan="2" | WMDE || Mastodon || https://social.wikimedia.de/@wmde\n|-\n'
+        "| Bluesky || https://bsky.app/profile/wikimedia.de\n|-\n"
+        '| colspan="2" | Everyone || https://x.com/everyone\n|}\n'
+    )
+    cells = [dict(a.cells) for a in extract_accounts(text).accounts]
+    assert cells == [
+        {"Owner": "WMDE", "Platform": "Mastodon"},
+        {"Owner": "WMDE", "Platform": "Bluesky"},
+        {"Owner": "Everyone"},
+    ]

@@ -18,6 +18,7 @@ from mwparserfromhell.wikicode import Wikicode
 
 from wmsocial_bot.model import Account, Span
 from wmsocial_bot.platforms import identify_url, mastodon
+from wmsocial_bot.wikitables import Table, scan_tables
 
 # Tags whose contents MediaWiki does not render as links.
 _INERT_TAGS = frozenset(
@@ -36,11 +37,16 @@ _INERT_TAGS = frozenset(
         "maplink",
     }
 )
+_MARKUP = re.compile(r"[\[{<'&@]|//")  # anything mwparserfromhell must read
 _CELL_TAGS = frozenset({"td", "th"})
 _URL_TEMPLATES = frozenset({"url", "url2", "plainlink", "plain link"})
 _MAX_SPAN = 1000  # rowspan/colspan bigger than this are treated as typos, not as layout
 # A bare link written as a bracketed one with <tvar> markup around the URL:
 #   [<tvar name="x">URL</tvar> label]   or the old   [<tvar|x>URL</> label]
+_HIDDEN = re.compile(
+    r"<!--.*?(?:-->|\Z)|<(" + "|".join(sorted(_INERT_TAGS)) + r")(?:\s[^>]*)?(?<!/)>.*?</\1\s*>",
+    re.DOTALL | re.IGNORECASE,
+)
 _HEADING = re.compile(r"^(={1,6})(.+?)\1[ \t]*(?:<!--.*?-->[ \t]*)*$", re.MULTILINE)
 _TVAR_BEFORE = re.compile(r"\[<tvar(?:\s+name\s*=\s*\"?[^\">]*\"?\s*|\|[^>]*)>$")
 _TVAR_AFTER = re.compile(r"(?:</tvar>|</>)([ \t]+)([^\]\n]*)\]")
@@ -67,10 +73,38 @@ class Extraction:
 
 
 def extract_accounts(text: str) -> Extraction:
-    """Every account listed in ``text``, in page order; never raises on odd markup."""
+    """Every account listed in ``text``, in page order; never raises on odd markup.
+
+    Wikitables are laid out by :mod:`wmsocial_bot.wikitables` (line-based, as MediaWiki does)
+    and everything else, cell contents included, is parsed by mwparserfromhell.
+    """
+    text = text.replace("\x00", "\ufffd")  # see parse_page
+    hidden = hidden_ranges(text)
+    tables = scan_tables(text, hidden)
     walker = _Walker(text)
-    walker.walk(parse_page(text), 0)
-    return Extraction(_mark_duplicates(walker.finish()))
+    walker.walk(parse_page(_blank(text, [t.span for t in tables if t.parent is None])), 0)
+    for table in tables:
+        walker.walk_table(table)
+    return Extraction(_mark_duplicates(walker.finish(hidden)))
+
+
+def hidden_ranges(text: str) -> list[Span]:
+    """Comments (to the end, if unclosed) and closed ``<nowiki>``-like tags, in order."""
+    return [Span(m.start(), m.end()) for m in _HIDDEN.finditer(text)]
+
+
+def _blank(text: str, spans: list[Span]) -> str:
+    """``text`` with each span turned to spaces (newlines kept): offsets stay the same."""
+    if not spans:
+        return text
+    pieces = []
+    prev = 0
+    for span in spans:
+        pieces.append(text[prev : span.start])
+        pieces.append(re.sub(r"[^\n]", " ", text[span.start : span.end]))
+        prev = span.end
+    pieces.append(text[prev:])
+    return "".join(pieces)
 
 
 def parse_page(text: str) -> Wikicode:
@@ -124,6 +158,10 @@ class _Table:
             self.new_row()
         self.rows[-1].append(cell)
         return len(self.rows) - 1
+
+    def add_row(self, cells: list[_Cell]) -> None:
+        self.rows.append(cells)
+        self.in_row = True
 
     def resolve(self) -> None:
         """Lay cells out on a grid (rowspan, colspan) and give each account its row's cells."""
@@ -219,7 +257,6 @@ class _Walker:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.hidden: list[Span] = []  # comments and <nowiki>: no accounts, no headings
         self.records: list[dict[str, object]] = []
         self.tables: list[_Table] = []
         self.cell: tuple[_Table, int, _Cell] | None = None
@@ -242,9 +279,7 @@ class _Walker:
         if isinstance(node, Comment) or (
             isinstance(node, Tag) and str(node.tag).strip().lower() in _INERT_TAGS
         ):
-            length = len(str(node))
-            self.hidden.append(Span(start, start + length))
-            return length
+            return len(str(node))
         if isinstance(node, ExternalLink):
             return self.visit_link(node, start)
         if isinstance(node, Tag):
@@ -254,6 +289,35 @@ class _Walker:
         if isinstance(node, Template):
             return self.visit_template(node, start)
         return self.visit_children(node, start, lambda _child: True)
+
+    def walk_table(self, table: Table) -> None:
+        """Walk a wikitable's cells, each parsed on its own, and give accounts their row."""
+        grid = _Table()
+        saved_cell = self.cell
+        for span in table.captions + table.other:
+            self.cell = None
+            self.walk_segment(span)
+        for row in table.rows:
+            cells = []
+            for layout in row:
+                cell = _Cell("", layout.header, layout.colspan, layout.rowspan)
+                cells.append(cell)
+                self.cell = (grid, len(grid.rows), cell)
+                cell.text = " ".join(filter(None, (self.walk_segment(s) for s in layout.segments)))
+                cell.text = cell.text[:300]
+            grid.add_row(cells)
+        self.cell = saved_cell
+        grid.resolve()
+
+    def walk_segment(self, span: Span) -> str:
+        """Parse and walk ``text[span]``; return its readable text."""
+        raw = self.text[span.start : span.end]
+        if not _MARKUP.search(raw):
+            return _clean(raw)
+        code = mwparserfromhell.parse(raw, skip_style_tags=True)
+        if not _inert(raw):
+            self.walk(code, span.start)
+        return _plain(code)
 
     def visit_children(self, node: Node, start: int, wanted: Callable[[Wikicode], bool]) -> int:
         """Walk the children of ``node`` that ``wanted(child)`` selects; return node length."""
@@ -423,11 +487,18 @@ class _Walker:
             table, row, cell = self.cell
             table.pending.append((record, row, cell))
 
-    def finish(self) -> list[Account]:
-        """Freeze the records, each with the nearest heading above it."""
-        headings = [h for h in _headings(self.text) if not self._is_hidden(h[0])]
+    def finish(self, hidden: list[Span]) -> list[Account]:
+        """Freeze the records in page order, each with the nearest heading above it."""
+        hidden_starts = [span.start for span in hidden]
+
+        def is_hidden(pos: int) -> bool:
+            index = bisect.bisect_right(hidden_starts, pos) - 1
+            return index >= 0 and pos < hidden[index].end
+
+        headings = [h for h in _headings(self.text) if not is_hidden(h[0])]
         starts = [pos for pos, _title in headings]
         accounts = []
+        self.records.sort(key=lambda record: record["span"])  # type: ignore[arg-type,return-value]
         for record in self.records:
             span = record["span"]
             assert isinstance(span, Span)
@@ -435,7 +506,3 @@ class _Walker:
             record["section"] = headings[index][1] if index >= 0 else None
             accounts.append(Account(**record))  # type: ignore[arg-type]
         return accounts
-
-    def _is_hidden(self, pos: int) -> bool:
-        index = bisect.bisect_right(self.hidden, Span(pos, pos)) - 1
-        return index >= 0 and self.hidden[index].start <= pos < self.hidden[index].end

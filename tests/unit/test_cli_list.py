@@ -75,3 +75,19 @@ def test_pywikibot_options_are_set_apart() -> None:
     pwb, ours = split_pywikibot_args(["list", "-simulate", "--page", "X", "-lang:meta", "-v"])
     assert pwb == ["-simulate", "-lang:meta"]
     assert ours == ["list", "--page", "X", "-v"]
+
+
+def test_pwb_runs_the_same_cli(tmp_path: Path) -> None:
+    """``pwb wmsocial_bot list`` finds the script through the ``scriptspath`` entry point."""
+    import os
+    import shutil
+
+    pwb = shutil.which("pwb", path=str(Path(sys.executable).parent))
+    assert pwb is not None, "pywikibot's pwb command is installed with the package"
+    env = {**os.environ, "PYWIKIBOT_NO_USER_CONFIG": "2", "PYWIKIBOT_DIR": str(tmp_path)}
+    proc = subprocess.run(
+        [pwb, "wmsocial_bot", "list", "--wikitext", str(FIXTURE), "--format", "json"],
+        capture_output=True, text=True, check=False, env=env, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert len(json.loads(proc.stdout)) == 38

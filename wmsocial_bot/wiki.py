@@ -174,19 +174,24 @@ class Wiki:
         pywikibot = _pywikibot(args)
         # handle_args() falls back to sys.argv on an empty list; "-dir:<base>" is a no-op.
         given = args or [f"-dir:{pywikibot.config.base_dir}"]
+        exceptions = _exceptions()
+        config = pywikibot.config
         try:
+            # handle_args() also creates the site, which asks the wiki who we are.
             rest = pywikibot.handle_args(given, do_help=False)
-        except SystemExit as exc:  # unknown family or site
+            site = pywikibot.Site()
+        except SystemExit as exc:  # handle_args() exits on an unknown family or site
             raise ConfigError(
-                f"Pywikibot cannot use the site {pywikibot.config.family}:"
-                f"{pywikibot.config.mylang} (check -family:/-lang:/-site: and family files)"
+                f"Pywikibot cannot use the site {config.family}:{config.mylang} "
+                "(check -family:/-lang:/-site: and the family files)"
+            ) from exc
+        except exceptions.SiteDefinitionError as exc:
+            raise ConfigError(f"Pywikibot cannot use the site: {_one_line(exc)}") from exc
+        except (exceptions.Error, OSError) as exc:
+            raise WikiError(
+                f"cannot reach {config.family}:{config.mylang}: {_one_line(exc)}"
             ) from exc
         rest = [arg for arg in rest if not arg.startswith("-dir:")]
-        exceptions = _exceptions()
-        try:
-            site = pywikibot.Site()
-        except exceptions.Error as exc:
-            raise ConfigError(f"Pywikibot cannot create the site: {_one_line(exc)}") from exc
         wiki = cls(site, run_page=run_page)
         if login and site.username():
             wiki.login()

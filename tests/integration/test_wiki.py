@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -361,10 +364,12 @@ SIMULATE_SCRIPT = textwrap.dedent(
 )
 
 
-def run_bot_process(local_wiki: LocalWiki, *args: str) -> dict[str, object]:
-    env = dict(os.environ, **local_wiki.env())
+def run_bot_process(
+    local_wiki: LocalWiki, *args: str, script: str = SIMULATE_SCRIPT, **env_vars: str
+) -> dict[str, Any]:
+    env = {**os.environ, **local_wiki.env(), **env_vars}
     done = subprocess.run(
-        [sys.executable, "-c", SIMULATE_SCRIPT, *args],
+        [sys.executable, "-c", script, *args],
         env=env,
         capture_output=True,
         text=True,
@@ -373,7 +378,7 @@ def run_bot_process(local_wiki: LocalWiki, *args: str) -> dict[str, object]:
     )
     assert done.returncode == 0, done.stderr
     line = next(ln for ln in done.stdout.splitlines() if ln.startswith("RESULT "))
-    result: dict[str, object] = json.loads(line.removeprefix("RESULT "))
+    result: dict[str, Any] = json.loads(line.removeprefix("RESULT "))
     return result
 
 
@@ -398,3 +403,86 @@ def test_simulate_writes_nothing(
 def test_importing_the_adapter_does_not_import_pywikibot() -> None:
     code = "import sys, wmsocial_bot.wiki; sys.exit('pywikibot' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+ANONYMOUS_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    from wmsocial_bot.errors import WritesDisabled
+    from wmsocial_bot.wiki import Wiki
+
+    wiki, rest = Wiki.from_args([])
+    title = sys.argv[1]
+    result = {"user": wiki.username, "run_page": wiki.run_page,
+              "allowed": wiki.writes_allowed(), "text": wiki.read(title).text}
+    try:
+        wiki.save(title, lambda t: t + " anonymous", "x")
+    except WritesDisabled as exc:
+        result["refused"] = str(exc)
+    print("RESULT " + json.dumps(result))
+    """
+)
+
+
+def test_without_an_account_reads_work_and_writes_are_refused(
+    local_wiki: LocalWiki, human: ApiSession, title: str, tmp_path: Path
+) -> None:
+    # the test wiki's Pywikibot configuration minus the account: no usernames, no passwords
+    config_dir = tmp_path / "anonymous"
+    shutil.copytree(local_wiki.pywikibot_dir / "families", config_dir / "families")
+    lines = (local_wiki.pywikibot_dir / "user-config.py").read_text().splitlines()
+    kept = [
+        ln.replace(str(local_wiki.pywikibot_dir), str(config_dir))
+        for ln in lines
+        if not ln.startswith(("usernames", "password_file"))
+    ]
+    (config_dir / "user-config.py").write_text("\n".join(kept) + "\n")
+    base = human.edit(title, "public text")
+    result = run_bot_process(
+        local_wiki, title, script=ANONYMOUS_SCRIPT, PYWIKIBOT_DIR=str(config_dir)
+    )
+    assert result["user"] is None and result["run_page"] is None
+    allowed, reason = result["allowed"]
+    assert allowed is False and "not logged in" in reason
+    assert result["text"] == "public text"
+    assert "not logged in" in str(result["refused"])
+    assert human.revision(title)[1] == base
+
+
+def test_testwiki_cli_run_starts_and_stops(tmp_path: Path) -> None:
+    script = Path(__file__).resolve().parents[2] / "scripts" / "testwiki.py"
+    probe = (
+        "import json, os, requests; s = json.load(open(os.environ['WMSOCIAL_TESTWIKI'])); "
+        "r = requests.get(s['api'], params={'action': 'query', 'format': 'json'}); "
+        "print('PORT', s['port'], r.status_code, os.environ['PYWIKIBOT_DIR'])"
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            "run",
+            "--dir",
+            str(tmp_path / "w"),
+            "--",
+            sys.executable,
+            "-c",
+            probe,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0 and "php" in done.stderr and os.environ.get("CI") != "true":
+        pytest.skip(done.stderr.strip())
+    assert done.returncode == 0, done.stderr
+    port, status, pwb_dir = done.stdout.split("PORT ")[1].split()
+    assert status == "200"
+    assert pwb_dir == str(tmp_path / "w" / "pywikibot")
+    assert (tmp_path / "w" / "pywikibot" / "user-password.py").stat().st_mode & 0o077 == 0
+    state = json.loads((tmp_path / "w" / "testwiki.json").read_text())
+    assert state["pid"] is None
+    running = subprocess.run(
+        ["pgrep", "-f", f"php -S 127.0.0.1:{port}"], check=False, capture_output=True
+    )
+    assert running.returncode == 1, running.stdout

@@ -87,6 +87,16 @@ def free_port() -> int:
         return port
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as php -S does
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 class ApiSession:
     """A logged-in ``requests`` session against the local wiki's ``api.php``.
 
@@ -299,7 +309,8 @@ class LocalWiki:
         state = self._read_state()
         fresh = state is None
         if self.port == 0:
-            self.port = free_port()
+            old_port = int(state["port"]) if state and state.get("port") else 0
+            self.port = old_port if old_port and _port_free(old_port) else free_port()
         if state is None:
             self._install()
         else:

@@ -175,6 +175,20 @@ def test_edit_conflicts_are_bounded(
     assert human.revision(title)[0] == "counter 2"  # the human's edit was never overwritten
 
 
+def test_page_deleted_while_editing_is_not_recreated(
+    bot_wiki: Wiki, human: ApiSession, writes_on: str, title: str
+) -> None:
+    human.edit(title, "alpha")
+
+    def change(text: str) -> str:
+        human.delete(title)
+        return "ALPHA"
+
+    with pytest.raises(WikiError, match="was deleted while the bot was editing it"):
+        bot_wiki.save(title, change, "x")
+    assert human.page(title) is None
+
+
 # ---- guards ------------------------------------------------------------------------------
 
 
@@ -371,6 +385,7 @@ def run_bot_process(
     done = subprocess.run(
         [sys.executable, "-c", script, *args],
         env=env,
+        stdin=subprocess.DEVNULL,  # Pywikibot may ask for a password: never wait for one
         capture_output=True,
         text=True,
         timeout=120,
@@ -486,3 +501,34 @@ def test_testwiki_cli_run_starts_and_stops(tmp_path: Path) -> None:
         ["pgrep", "-f", f"php -S 127.0.0.1:{port}"], check=False, capture_output=True
     )
     assert running.returncode == 1, running.stdout
+
+
+LOGIN_SCRIPT = textwrap.dedent(
+    """
+    import json
+    from wmsocial_bot.errors import WikiError
+    from wmsocial_bot.wiki import Wiki
+
+    try:
+        Wiki.from_args([])
+        result = {"error": None}
+    except WikiError as exc:
+        result = {"error": str(exc)}
+    print("RESULT " + json.dumps(result))
+    """
+)
+
+
+def test_wrong_bot_password_is_a_clear_error(local_wiki: LocalWiki, tmp_path: Path) -> None:
+    config_dir = tmp_path / "badpassword"
+    shutil.copytree(local_wiki.pywikibot_dir / "families", config_dir / "families")
+    config = (local_wiki.pywikibot_dir / "user-config.py").read_text()
+    (config_dir / "user-config.py").write_text(
+        config.replace(str(local_wiki.pywikibot_dir), str(config_dir))
+    )
+    password_file = config_dir / "user-password.py"
+    password_file.write_text(f"('{local_wiki.bot.name}', BotPassword('wmsocial', '{'0' * 32}'))\n")
+    password_file.chmod(0o600)
+    result = run_bot_process(local_wiki, script=LOGIN_SCRIPT, PYWIKIBOT_DIR=str(config_dir))
+    assert result["error"].startswith("login to wmsocialtest:wmsocialtest as WmsocialBot failed")
+    assert "\n" not in result["error"]

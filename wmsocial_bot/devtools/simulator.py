@@ -226,7 +226,7 @@ class _Core:
                 ended=None,
                 status=None,
                 in_flight_host_at_start=runtime.in_flight,
-                fault=None,
+                fault="max_in_flight" if capped else flaky_kind,
                 user_agent=user_agent,
             )
             self.log_index[record.seq] = len(self.log)
@@ -248,16 +248,16 @@ class _Core:
                         **asdict(old),
                         "ended": time.monotonic(),
                         "status": status,
-                        "fault": fault,
+                        "fault": fault or old.fault,
                     }
                 )
             self.idle.notify_all()
 
     def reset_log(self) -> None:
-        """Drop the records of finished requests; those still in flight stay."""
+        """Forget every record, also of requests still in flight (their end goes unlogged)."""
         with self.lock:
-            self.log = [r for r in self.log if r.ended is None]
-            self.log_index = {r.seq: i for i, r in enumerate(self.log)}
+            self.log = []
+            self.log_index = {}
 
     def take_window(self, host: Host) -> tuple[bool, int, float]:
         """Count one request against the host's budget: (over, remaining, reset_epoch)."""

@@ -1,0 +1,17 @@
+#!/usr/bin/env python3
+"""Run the platform simulator: ``scripts/simulator.py --scenario FILE [--port N]``.
+
+A thin wrapper around :func:`wmsocial_bot.devtools.simulator.main`; see docs/simulator.md.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from wmsocial_bot.devtools.simulator import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -87,6 +87,19 @@ def free_port() -> int:
         return port
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: ask Linux for SIGTERM when the parent exits (no-op elsewhere)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _port_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as php -S does
@@ -217,6 +230,7 @@ class LocalWiki:
         bot_name: str = "WmsocialBot",
         human_name: str = "Admin",
         start_timeout: float = 30.0,
+        die_with_parent: bool = True,
     ) -> None:
         self._own_root = root is None
         self.root = Path(root) if root is not None else Path(tempfile.mkdtemp(prefix="testwiki-"))
@@ -232,6 +246,9 @@ class LocalWiki:
         self.human = Account(human_name, "", "")
         self._log: Any = None
         self.supervisor_pid: int | None = None  # set by the CLI's foreground ``start``
+        # Linux: the PHP server gets SIGTERM when this process dies, even by SIGKILL, so a
+        # killed test run leaves nothing behind.  ``start --detach`` turns it off.
+        self.die_with_parent = die_with_parent
 
     # ---- paths and addresses -------------------------------------------------------------
     @property
@@ -304,22 +321,20 @@ class LocalWiki:
     def start(self) -> LocalWiki:
         if self.running:
             return self
-        self._check_prerequisites()
-        self.root.mkdir(parents=True, exist_ok=True)
-        state = self._read_state()
-        fresh = state is None
-        if self.port == 0:
-            old_port = int(state["port"]) if state and state.get("port") else 0
-            self.port = old_port if old_port and _port_free(old_port) else free_port()
-        if state is None:
-            self._install()
-        else:
-            users = state["users"]
-            self.bot = Account(**{k: users["bot"][k] for k in ("name", "password", "login_name")})
-            self.human = Account(
-                **{k: users["human"][k] for k in ("name", "password", "login_name")}
-            )
         try:
+            self._check_prerequisites()
+            self.root.mkdir(parents=True, exist_ok=True)
+            state = self._read_state()
+            if self.port == 0:
+                old_port = int(state["port"]) if state and state.get("port") else 0
+                self.port = old_port if old_port and _port_free(old_port) else free_port()
+            if state is None:
+                self._install()
+            else:
+                users = state["users"]
+                keys = ("name", "password", "login_name")
+                self.bot = Account(**{k: users["bot"][k] for k in keys})
+                self.human = Account(**{k: users["human"][k] for k in keys})
             for attempt in range(3):
                 self._write_runtime_config()
                 if self._serve():
@@ -329,7 +344,7 @@ class LocalWiki:
                         f"php -S on port {self.port} did not start; see {self.root / 'php.log'}"
                     )
                 self.port = free_port()
-            if fresh:
+            if state is None:
                 self._seed()
             self._write_state()
         except BaseException:
@@ -419,6 +434,8 @@ class LocalWiki:
         return done.stdout
 
     def _install(self) -> None:
+        if self.mw_dir.exists():  # an install that never finished: start again
+            shutil.rmtree(self.mw_dir)
         data = self.mw_dir / "data"
         data.mkdir(parents=True, exist_ok=True)
         human_password = "Human-" + secrets.token_hex(12)
@@ -541,6 +558,7 @@ user_agent_description = 'wmsocial-bot tests'
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_parent if self.die_with_parent else None,
         )
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
@@ -676,7 +694,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.dir is not None and _alive(_state_pid(args.dir), "php"):
         print(f"a test wiki is already running from {args.dir}", file=sys.stderr)
         return 1
-    wiki = LocalWiki(args.dir, port=args.port)
+    wiki = LocalWiki(args.dir, port=args.port, die_with_parent=not getattr(args, "detach", False))
     if args.command == "start" and not args.detach:
         wiki.supervisor_pid = os.getpid()
     try:

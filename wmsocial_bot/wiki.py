@@ -17,7 +17,7 @@ and read-only, against ``meta:meta``.
 Writes are guarded twice before *every* attempt: the run page (``User:<bot>/Run`` unless
 configured; only the text ``yes`` allows edits) and the bot-exclusion templates
 (``{{bots}}``/``{{nobots}}``).  Either says no -> :class:`~wmsocial_bot.errors.WritesDisabled`.
-Edits are sent with the ``basetimestamp`` of the revision they were computed from, so a
+Edits are sent with the id of the revision they were computed from (``baserevid``), so a
 concurrent edit is never overwritten: on an edit conflict the page is read again and the change
 is computed again from the new text.  See ``docs/wiki.md``.
 """
@@ -49,7 +49,7 @@ class PageRevision:
     """One revision of a page as the bot read it.
 
     ``title`` is the page actually read (after following redirects); ``timestamp`` is ISO 8601
-    in UTC (``2024-05-01T12:00:00Z``) and is what later edits send as ``basetimestamp``.
+    in UTC (``2024-05-01T12:00:00Z``); later edits are based on ``revid``.
     """
 
     title: str

@@ -266,6 +266,18 @@ def test_webfinger(sim: Simulator) -> None:
     assert by_url.json()["subject"] == "acct:alice@social.example"
 
 
+def test_webfinger_on_a_delegating_domain(sim: Simulator) -> None:
+    # Handles @sam@handles.example; the server lives on split.example.
+    found = get(sim, "handles.example", "/.well-known/webfinger?resource=acct:sam@handles.example")
+    assert found.history[0].status_code == 301
+    jrd = found.json()
+    assert jrd["subject"] == "acct:sam@handles.example"
+    self_link = next(link for link in jrd["links"] if link["rel"] == "self")
+    assert self_link["href"] == "https://split.example/users/sam"
+    sam = mastodon_for(sim, "split.example").account_lookup("sam@handles.example")
+    assert sam.acct == "sam" and sam.url == "https://split.example/@sam"
+
+
 def test_nodeinfo_and_instance(sim: Simulator) -> None:
     api = mastodon_for(sim, "social.example")
     info = api.instance_nodeinfo()

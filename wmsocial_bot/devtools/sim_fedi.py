@@ -542,7 +542,8 @@ def _mastodon_api(req: SimRequest, scenario: Scenario, host: Host) -> Outcome:
         return json_response(200, instance_v2(host))
     if host.behaviour == "anon_api_forbidden" and req.header("authorization") is None:
         return json_response(401, {"error": AUTH_REQUIRED})
-    if host.software == "gotosocial" and path.startswith("/api/v1/accounts"):
+    anonymous = req.header("authorization") is None
+    if host.software == "gotosocial" and anonymous and path.startswith("/api/v1/accounts"):
         return json_response(401, {"error": "Unauthorized: token not supplied"})
     if req.method not in ("GET", "HEAD"):
         return json_response(404, {"error": "Record not found"})

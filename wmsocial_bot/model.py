@@ -6,8 +6,8 @@ Everything here is a frozen dataclass so that stages cannot change each other's 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 PLATFORMS: tuple[str, ...] = (
@@ -101,6 +101,23 @@ class Status(enum.StrEnum):
 
 
 @dataclass(frozen=True)
+class Identity:
+    """What a platform told us about an account that outlives a rename.
+
+    Kept in the state store between runs: a Bluesky DID or a Mastodon account id, the handle it
+    had then, and facts that let the next run skip requests when nothing changed.
+    """
+
+    key: str  # Account.key of the listed account
+    platform: str
+    ident: str  # DID, Mastodon account id
+    handle: str  # the handle the platform reported
+    posts_count: int | None = None
+    last_activity: date | None = None
+    seen_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class CheckResult:
     """What one check found about one account, with the evidence in a sentence."""
 
@@ -111,8 +128,7 @@ class CheckResult:
     new_handle: str | None = None
     last_activity: date | None = None
     verified: bool | None = None
-    identity: str | None = None  # a stable id learned from the platform (Mastodon id, DID)
-    extra: tuple[tuple[str, str], ...] = field(default=())
+    learned: Identity | None = None  # for the state store
 
     def to_json(self) -> dict[str, Any]:
         data = self.account.to_json()

@@ -17,12 +17,30 @@ from pathlib import Path
 from typing import Any
 
 from wmsocial_bot import __version__
+from wmsocial_bot.checks import check_accounts
+from wmsocial_bot.config import load_config
 from wmsocial_bot.errors import InputError, UserError
 from wmsocial_bot.extract import Extraction, extract_accounts
+from wmsocial_bot.model import Status
+from wmsocial_bot.net import Net
+from wmsocial_bot.state import SqliteStore
 
 log = logging.getLogger("wmsocial_bot")
 
 EXIT_OK, EXIT_FAILED, EXIT_USER_ERROR, EXIT_STRICT = 0, 1, 2, 3
+# Findings about the account itself; unreachable and unverifiable say nothing about it.
+STALE = frozenset(
+    {
+        Status.INACTIVE,
+        Status.MOVED,
+        Status.RENAMED,
+        Status.LIMITED,
+        Status.SUSPENDED,
+        Status.DEACTIVATED,
+        Status.DELETED,
+        Status.INVALID,
+    }
+)
 # Pywikibot's global options are single-dash words (-simulate, -user:Bot, -lang:meta, ...).
 _PYWIKIBOT_OPTION = re.compile(r"^-[a-z][a-z_]+(:.*)?$")
 
@@ -47,6 +65,20 @@ def build_parser() -> argparse.ArgumentParser:
         default="table",
         help="output format (default: table)",
     )
+    common.add_argument(
+        "--config",
+        metavar="FILE",
+        type=Path,
+        help="TOML config file (default: $WMSOCIAL_BOT_CONFIG, else "
+        "~/.config/wmsocial-bot/config.toml if it exists)",
+    )
+    common.add_argument(
+        "--endpoint",
+        metavar="HOST=BASEURL",
+        action="append",
+        default=[],
+        help="send requests for https://HOST/... to BASEURL/... (repeatable; overrides the config)",
+    )
     common.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     common.add_argument("-q", "--quiet", action="count", default=0, help="less log output")
 
@@ -63,6 +95,20 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         help="list every social-media account a page lists",
         description="Print every social-media account the page lists, with where it is.",
+    )
+    check = sub.add_parser(
+        "check",
+        parents=[common],
+        help="check every account against its platform",
+        description="Check every account the page lists against its platform and print what "
+        "happened to each, with the evidence. Writes nothing to the wiki; remembers learned "
+        "identities (Bluesky DIDs, Mastodon ids) in the state store.",
+    )
+    check.add_argument(
+        "--strict",
+        action="store_true",
+        help=f"exit with {EXIT_STRICT} when any account is stale "
+        "(inactive, moved, renamed, limited, suspended, deactivated, deleted, invalid)",
     )
     return parser
 
@@ -82,7 +128,7 @@ def load_source(args: argparse.Namespace, pywikibot_args: list[str]) -> tuple[st
     from wmsocial_bot.wiki import Wiki  # only now: --wikitext needs no Pywikibot
 
     wiki, _rest = Wiki.from_args(pywikibot_args)
-    title = args.page or "Social media"
+    title = args.page or load_config(args.config, args.endpoint).wiki.pages[0]
     revision = wiki.read(title)
     return revision.text, revision.title
 
@@ -130,7 +176,39 @@ def cmd_list(args: argparse.Namespace, pywikibot_args: list[str]) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"list": cmd_list}
+def cmd_check(args: argparse.Namespace, pywikibot_args: list[str]) -> int:
+    config = load_config(args.config, args.endpoint)
+    extraction, name = read_accounts(args, pywikibot_args)
+    net = Net(config.network, config.endpoints, contact=config.bot.contact)
+    store = SqliteStore(config.state.path)
+    try:
+        known = store.identities()
+        log.info("checking %d accounts from %s", len(extraction.unique), name)
+        results = check_accounts(
+            extraction.accounts, net, inactive_days=config.policy.inactive_days, known=known
+        )
+        store.save_identities(r.learned for r in results if r.learned is not None)
+    finally:
+        store.close()
+    rows = [r.to_json() for r in results]
+    if args.format == "json":
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        for row in rows:
+            row["detail"] = _shorten(row["detail"], 70)
+        columns = ("platform", "handle", "status", "last_activity", "detail", "new_url")
+        print(format_table(rows, columns))
+    stale = [r for r in results if r.status in STALE]
+    if args.strict and stale:
+        return EXIT_STRICT
+    return EXIT_OK
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+COMMANDS = {"list": cmd_list, "check": cmd_check}
 
 
 def setup_logging(level: int) -> None:

@@ -1,4 +1,4 @@
-"""Fixtures for the local MediaWiki (wmsocial_bot.devtools.testwiki); nothing else here.
+"""Fixtures for the local MediaWiki (wmsocial_bot.devtools.testwiki) and the simulator.
 
 ``local_wiki`` (session) installs and serves a throwaway MediaWiki and points Pywikibot at it
 through ``PYWIKIBOT_DIR`` *before* Pywikibot is first imported (its configuration is read once,
@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from simulator_fixtures import basic_sim, sim  # noqa: F401  (fixtures for every integration test)
 
 from wmsocial_bot.devtools.testwiki import ApiSession, LocalWiki, LocalWikiError
 from wmsocial_bot.wiki import Wiki  # does not import pywikibot yet

@@ -51,7 +51,7 @@ class PolicyConfig:
 
 @dataclass(frozen=True)
 class StateConfig:
-    path: str = "wmsocial-bot-state.sqlite3"
+    path: str = "~/.local/state/wmsocial-bot/state.sqlite3"
 
 
 @dataclass(frozen=True)

@@ -54,11 +54,11 @@ def refusal_reason(address: str) -> str | None:
         return f"{address} is a cloud metadata address"
     for test, name in (
         (ip.is_loopback, "loopback"),
-        (ip.is_private, "private"),
+        (ip.is_unspecified, "unspecified"),
         (ip.is_link_local, "link-local"),
         (ip.is_multicast, "multicast"),
         (ip.is_reserved, "reserved"),
-        (ip.is_unspecified, "unspecified"),
+        (ip.is_private, "private"),
     ):
         if test:
             return f"{address} is a {name} address"

@@ -197,3 +197,17 @@ def test_check_command_prints_json_and_exits_0(sim: Simulator, tmp_path: Path) -
     )
     assert strict.returncode == 3
     assert (tmp_path / "state.sqlite3").exists()
+
+
+def test_broken_handle_of_a_known_did_is_a_broken_link(sim: Simulator) -> None:
+    from wmsocial_bot.model import Identity
+
+    did = "did:plc:carolaaaaaaaaaaaaaaaaaaa"
+    known = {
+        "bluesky:carol.example.org": Identity(
+            "bluesky:carol.example.org", "bluesky", did, "carol.example.org"
+        )
+    }
+    (found,) = run_checks(sim, ["https://bsky.app/profile/carol.example.org"], known=known)
+    assert found.status == Status.INVALID
+    assert "handle.invalid" in found.detail and did in found.detail

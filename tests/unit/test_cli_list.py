@@ -87,7 +87,11 @@ def test_pwb_runs_the_same_cli(tmp_path: Path) -> None:
     env = {**os.environ, "PYWIKIBOT_NO_USER_CONFIG": "2", "PYWIKIBOT_DIR": str(tmp_path)}
     proc = subprocess.run(
         [pwb, "wmsocial_bot", "list", "--wikitext", str(FIXTURE), "--format", "json"],
-        capture_output=True, text=True, check=False, env=env, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr
     assert len(json.loads(proc.stdout)) == 38

@@ -1,0 +1,61 @@
+"""The network policy's pure parts: overrides and the private-address guard (no network)."""
+
+from __future__ import annotations
+
+import pytest
+
+from wmsocial_bot.config import NetworkConfig
+from wmsocial_bot.errors import NetworkPolicyError
+from wmsocial_bot.net import Net, refusal_reason
+
+
+def net(**resolved: list[str]) -> Net:
+    return Net(
+        NetworkConfig(),
+        {"wikis.world": "http://127.0.0.1:8765/wikis.world"},
+        contact="User:Example",
+        resolver=lambda host: resolved.get(host.replace(".", "_"), ["93.184.216.34"]),
+    )
+
+
+def test_overrides_rewrite_and_are_trusted() -> None:
+    target = net().target("https://wikis.world/api/v1/accounts/lookup?acct=a")
+    assert target.url == "http://127.0.0.1:8765/wikis.world/api/v1/accounts/lookup?acct=a"
+    assert target.trusted and target.host == "wikis.world"
+    again = net().target("http://127.0.0.1:8765/wikis.world/@a")  # a relative redirect
+    assert again.trusted and again.host == "wikis.world"
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://127.0.0.1/@a", "loopback"),
+        ("http://[::1]/@a", "loopback"),
+        ("http://10.1.2.3/", "private"),
+        ("http://192.168.0.1/", "private"),
+        ("http://169.254.169.254/latest/meta-data", "metadata"),
+        ("http://169.254.10.10/", "link-local"),
+        ("http://224.0.0.1/", "multicast"),
+        ("http://0.0.0.0/", "unspecified"),
+        ("http://[::ffff:127.0.0.1]/", "loopback"),
+        ("http://sneaky.example/", "loopback"),  # a name that resolves to loopback
+        ("file:///etc/passwd", "file scheme"),
+        ("gopher://x.example/", "gopher scheme"),
+    ],
+)
+def test_private_and_odd_targets_are_refused(url: str, reason: str) -> None:
+    with pytest.raises(NetworkPolicyError, match=reason):
+        net(sneaky_example=["127.0.0.1"]).target(url)
+
+
+def test_public_addresses_pass() -> None:
+    assert refusal_reason("93.184.216.34") is None
+    assert refusal_reason("2606:2800:220:1:248:1893:25c8:1946") is None
+    target = net().target("https://mastodon.example/@a")
+    assert not target.trusted and target.url == "https://mastodon.example/@a"
+
+
+def test_user_agent_names_bot_contact_and_library() -> None:
+    ua = net().user_agent("Mastodon.py", "2.3.3")
+    assert ua.startswith("wmsocial-bot/") and "(User:Example)" in ua
+    assert ua.endswith("Mastodon.py/2.3.3")

@@ -143,3 +143,71 @@ class CheckResult:
             }
         )
         return data
+
+
+@dataclass(frozen=True)
+class Fix:
+    """A safe page fix: point every place that lists ``old_key`` at the successor."""
+
+    old_key: str  # Account.key of the listed account
+    platform: str
+    old_handle: str
+    new_handle: str
+    new_url: str
+    reason: str  # "moved" or "renamed"
+
+    @property
+    def summary(self) -> str:
+        """``@a@old.example -> @a@new.example (moved)``, for the edit summary."""
+        old, new = _shown(self.platform, self.old_handle), _shown(self.platform, self.new_handle)
+        return f"{old} -> {new} ({self.reason})"
+
+
+def _shown(platform: str, handle: str) -> str:
+    return (
+        f"@{handle}"
+        if platform in ("mastodon", "bluesky") and not handle.startswith("did:")
+        else handle
+    )
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something on the page that needs a human, one item of a talk-page notice.
+
+    ``kind`` is a :class:`Status` value (deleted, suspended, ...), ``duplicate`` or
+    ``reverted`` (a human undid one of the bot's fixes).  ``url``, ``label``, ``owner`` and
+    ``section`` come from the page, which anyone can edit: renderers must make them inert.
+    """
+
+    key: str  # Account.key
+    kind: str
+    platform: str
+    handle: str
+    url: str | None
+    section: str | None
+    owner: str | None
+    since: date
+    evidence: str
+    action: str  # the suggested action, in a sentence
+    label: str | None = None
+
+    @property
+    def marker(self) -> str:
+        """Identity of the finding while it persists: the same account in the same state."""
+        return f"{self.kind}:{self.key}"
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    """One row of the status page (the dashboard of every account)."""
+
+    platform: str
+    handle: str
+    url: str | None
+    status: str
+    last_activity: date | None
+    since: date | None
+    verified: bool | None
+    owner: str | None
+    detail: str

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
+from urllib.parse import urljoin, urlsplit
+
+import requests
 
 from wmsocial_bot.errors import NetworkPolicyError
 from wmsocial_bot.model import Account, CheckResult, Identity, Status
-from wmsocial_bot.net import Net
+from wmsocial_bot.net import Net, ResponseTooLarge
 from wmsocial_bot.urls import UrlParts
 
 log = logging.getLogger(__name__)
@@ -101,3 +105,236 @@ def policy_refusal(exc: BaseException | None) -> NetworkPolicyError | None:
         exc = exc.__cause__ or exc.__context__
         seen += 1
     return None
+
+
+# --------------------------------------------------------------------------- page checks
+#
+# Shared by the checkers that read plain web pages and feeds (YouTube, Telegram, Reddit,
+# Pinterest, Flickr, Tumblr, TikTok, Instagram): one GET through the network policy, reduced
+# to a small frozen answer, and the rules every such platform shares (docs/platforms.md).
+
+# Answers that say the platform would not show us the page: never a verdict.
+_REFUSALS = {
+    401: "asks for a login",
+    403: "refused access",
+    407: "asks for proxy authentication",
+    429: "is rate limiting us",
+    451: "withholds the page for legal reasons",
+    999: "blocked the request (its anti-bot answer)",
+}
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One GET, as a checker needs it.
+
+    ``final_url`` is the URL after redirects with endpoint overrides undone, so that checkers
+    can compare it with the platform's real hosts.  ``fault`` is set when no usable answer
+    came: ``INVALID`` (the network policy refused the URL), ``UNREACHABLE`` (timeout, refused
+    connection, reset, redirect loop) or ``UNVERIFIABLE`` (a body larger than the cap); then
+    ``error`` is the sentence that says so and ``status`` is None.
+    """
+
+    url: str
+    status: int | None = None
+    final_url: str = ""
+    headers: tuple[tuple[str, str], ...] = ()  # lowercased names
+    text: str | None = None
+    redirected: bool = False
+    location: str | None = None  # a redirect's absolute target, when not followed
+    fault: Status | None = None
+    error: str | None = None
+
+    def header(self, name: str) -> str | None:
+        name = name.lower()
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+    @property
+    def final_host(self) -> str:
+        return (urlsplit(self.final_url).hostname or "").lower()
+
+    @property
+    def final_path(self) -> str:
+        return urlsplit(self.final_url).path or "/"
+
+    @property
+    def challenge(self) -> bool:
+        """A bot challenge page (Cloudflare's ``cf-mitigated: challenge``)."""
+        return (self.header("cf-mitigated") or "").strip().lower() == "challenge"
+
+    def json(self) -> Any:
+        """The body as JSON, or None when it is not JSON."""
+        if self.text is None:
+            return None
+        try:
+            return json.loads(self.text)
+        except ValueError:
+            return None
+
+
+def logical_url(net: Net, url: str) -> str:
+    """``url`` with an endpoint override undone: ``BASE/path`` -> ``https://HOST/path``."""
+    for host, base in sorted(net.endpoints.items(), key=lambda item: -len(item[1])):
+        if url == base or url.startswith((base + "/", base + "?")):
+            return f"https://{host}{url[len(base) :]}"
+    return url
+
+
+def fetch(ctx: CheckContext, url: str, *, allow_redirects: bool = True) -> Fetched:
+    """GET ``url`` through the network policy; transport faults become ``fault``, never raise."""
+    try:
+        response = ctx.net.get(url, allow_redirects=allow_redirects)
+    except NetworkPolicyError as exc:
+        return Fetched(url, final_url=url, fault=Status.INVALID, error=f"link refused: {exc}")
+    except ResponseTooLarge as exc:
+        return Fetched(
+            url, final_url=url, fault=Status.UNVERIFIABLE, error=f"the answer was not read: {exc}"
+        )
+    except requests.TooManyRedirects:
+        return Fetched(
+            url, final_url=url, fault=Status.UNREACHABLE, error="the site redirects in a loop"
+        )
+    except requests.Timeout:
+        return Fetched(url, final_url=url, fault=Status.UNREACHABLE, error="the site timed out")
+    except requests.RequestException as exc:
+        refusal = policy_refusal(exc)
+        if refusal is not None:
+            return Fetched(
+                url, final_url=url, fault=Status.INVALID, error=f"link refused: {refusal}"
+            )
+        return Fetched(
+            url,
+            final_url=url,
+            fault=Status.UNREACHABLE,
+            error=f"the site could not be reached ({type(exc).__name__})",
+        )
+    location = response.headers.get("location")
+    if location is not None:
+        location = logical_url(ctx.net, urljoin(response.url or url, location))
+    encoding = response.encoding or "utf-8"
+    try:
+        text = response.content.decode(encoding, errors="replace")
+    except LookupError:  # a charset Python does not know
+        text = response.content.decode("utf-8", errors="replace")
+    return Fetched(
+        url=url,
+        status=response.status_code,
+        final_url=logical_url(ctx.net, response.url or url),
+        headers=tuple((k.lower(), v) for k, v in response.headers.items()),
+        text=text,
+        redirected=bool(response.history),
+        location=location,
+    )
+
+
+def refused(answer: Fetched, site: str) -> tuple[Status, str] | None:
+    """The shared rules: faults, challenges, refusals and 5xx; None when the answer speaks.
+
+    Challenge pages and 401/403/407/429/451/999 are ``unverifiable``; 5xx is ``unreachable``.
+    None of them ever says anything about the account.
+    """
+    if answer.fault is not None:
+        return answer.fault, f"{site}: {answer.error}"
+    status = answer.status or 0
+    if answer.challenge:
+        return (
+            Status.UNVERIFIABLE,
+            f"{site} answered with a bot challenge page (HTTP {status}, cf-mitigated: challenge)",
+        )
+    if status in _REFUSALS:
+        return Status.UNVERIFIABLE, f"{site} {_REFUSALS[status]} (HTTP {status})"
+    if status >= 500:
+        return Status.UNREACHABLE, f"{site} failed (HTTP {status}); try again later"
+    return None
+
+
+def unexpected(answer: Fetched, site: str) -> tuple[Status, str]:
+    """An answer the platform is not known to give: it proves nothing."""
+    return (
+        Status.UNVERIFIABLE,
+        f"{site} answered HTTP {answer.status} at {answer.final_url}, "
+        "which says nothing certain about the account",
+    )
+
+
+def iso_datetime(text: str | None) -> datetime | None:
+    """An ISO-8601 time stamp (``Z`` or an offset), or None when it is not one."""
+    if not text:
+        return None
+    try:
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when
+
+
+def activity_result(
+    account: Account, ctx: CheckContext, last: date | None, exists: str, what: str = "post"
+) -> CheckResult:
+    """ok or inactive from the newest activity date; ``exists`` is the detail without one."""
+    if last is None:
+        return result(account, Status.OK, exists)
+    if ctx.is_stale(last):
+        return result(account, Status.INACTIVE, f"no {what} since {last}", last_activity=last)
+    return result(account, Status.OK, f"active; last {what} {last}", last_activity=last)
+
+
+def unverifiable_all(accounts: Sequence[Account], detail: str) -> list[CheckResult]:
+    """Platforms that cannot be checked: one ``unverifiable`` result each, no request."""
+    return [result(account, Status.UNVERIFIABLE, detail) for account in accounts]
+
+
+# Paths a site sends anonymous visitors to instead of the page: login walls, content filters.
+WALL_PATHS = ("/login", "/accounts/login", "/account/login", "/signin", "/authwall", "/safe-mode")
+
+
+def check_profile_page(
+    account: Account,
+    ctx: CheckContext,
+    url: str,
+    *,
+    site: str,
+    domain: str,
+    home_is_gone: bool = False,
+) -> CheckResult:
+    """A profile page on a site that answers 404 for a missing profile (Flickr, Tumblr, ...).
+
+    404/410 is ``deleted``; 200 on the site itself is ``ok``; a redirect to the site's home page
+    is ``deleted`` when ``home_is_gone`` (Pinterest's soft 404), else ``unverifiable``; a redirect
+    to a login wall or off the site (``domain`` and its subdomains) is ``unverifiable``.
+    """
+    answer = fetch(ctx, url)
+    blocked = refused(answer, site)
+    if blocked is not None:
+        return result(account, *blocked)
+    shown = url.split("://", 1)[-1]
+    if answer.status in (404, 410):
+        return result(account, Status.DELETED, f"{site} answers {answer.status} for {shown}")
+    if answer.status != 200:
+        return result(account, *unexpected(answer, site))
+    host = answer.final_host
+    if host != domain and not host.endswith("." + domain):
+        return result(
+            account,
+            Status.UNVERIFIABLE,
+            f"{site} sent {shown} to {host} instead of the profile",
+        )
+    path = answer.final_path.lower()
+    if answer.redirected and path.startswith(WALL_PATHS):
+        return result(
+            account,
+            Status.UNVERIFIABLE,
+            f"{site} sent {shown} to a login or content wall ({answer.final_path})",
+        )
+    if answer.redirected and path == "/":
+        if home_is_gone:
+            return result(
+                account,
+                Status.DELETED,
+                f"{site} sends {shown} to its home page, which it does for missing profiles",
+            )
+        return result(account, Status.UNVERIFIABLE, f"{site} sent {shown} to its home page")
+    return result(account, Status.OK, f"{site} shows {shown}")

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
+from wmsocial_bot.model import Account, CheckResult
+from wmsocial_bot.platforms.common import CheckContext, unverifiable_all
 from wmsocial_bot.urls import UrlParts
 
 NAME = "facebook"
@@ -60,3 +63,20 @@ def normalise(parts: UrlParts) -> str | None:
     if len(segs) > 1 and segs[1].lower() not in _PAGE_TAILS:
         return None  # posts, photos of a post, videos
     return first if first.isdigit() else first.lower()
+
+
+# --------------------------------------------------------------------------- checks
+#
+# No request is made: no answer Facebook gives an anonymous client can tell a live account from
+# a missing one (docs/platforms.md).
+
+UNVERIFIABLE = (
+    "not checked: Facebook shows pages behind a login wall or as a 200 “content isn't "
+    "available” page whether or not they exist, and has no free API to look them up, so a "
+    "request would prove nothing"
+)
+
+
+def check_accounts(accounts: Sequence[Account], ctx: CheckContext) -> list[CheckResult]:
+    del ctx  # no request would prove anything
+    return unverifiable_all(accounts, UNVERIFIABLE)

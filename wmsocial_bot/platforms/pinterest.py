@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
-from wmsocial_bot.platforms.common import first_segment_user
+from wmsocial_bot.model import Account, CheckResult
+from wmsocial_bot.platforms.common import CheckContext, check_profile_page, first_segment_user
 from wmsocial_bot.urls import UrlParts
 
 NAME = "pinterest"
@@ -21,4 +23,25 @@ def normalise(parts: UrlParts) -> str | None:
         pattern=r"[A-Za-z0-9_]{3,30}",
         reserved=RESERVED,
         allowed_tail=frozenset({"_created", "_saved", "pins", "boards"}),
+    )
+
+
+# --------------------------------------------------------------------------- checks
+#
+# ``https://www.pinterest.com/<user>/`` (the same account on every country host): 200 is ok,
+# 404 deleted, and a redirect to the home page (final path ``/``) is Pinterest's soft 404 for a
+# missing profile: deleted.  Refusals and login walls are unverifiable.
+
+
+def check_accounts(accounts: Sequence[Account], ctx: CheckContext) -> list[CheckResult]:
+    return ctx.check_each(
+        lambda account: check_profile_page(
+            account,
+            ctx,
+            f"https://www.pinterest.com/{account.handle}/",
+            site="Pinterest",
+            domain="pinterest.com",
+            home_is_gone=True,
+        ),
+        accounts,
     )

@@ -3,7 +3,19 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from datetime import date
 
+from wmsocial_bot.model import Account, CheckResult, Status
+from wmsocial_bot.platforms.common import (
+    CheckContext,
+    activity_result,
+    fetch,
+    iso_datetime,
+    refused,
+    result,
+    unexpected,
+)
 from wmsocial_bot.urls import UrlParts
 
 NAME = "telegram"
@@ -33,3 +45,65 @@ def normalise(parts: UrlParts) -> str | None:
 def is_invite(handle: str) -> bool:
     """Invite links cannot be checked without joining."""
     return handle.startswith(("+", "joinchat/"))
+
+
+# --------------------------------------------------------------------------- checks
+#
+# ``https://t.me/<name>`` answers 200 for every name.  A public channel, group, bot or user has
+# a page with ``tgme_page_title``; a name that belongs to nobody public gets the generic
+# "Telegram: Contact @name" page: the ``tgme_page`` layout without a title.  The rule for
+# ``deleted``: HTTP 200, no redirect away from t.me/<name>, the ``tgme_page`` layout, no
+# ``tgme_page_title``, and the page names @<name>.  Anything else that is not a profile (a block
+# page, a proxy's page, a redirect) is unverifiable.  ``https://t.me/s/<name>`` is the public
+# preview of a channel: the last ``<time datetime="...">`` is the newest post.  Invite links
+# cannot be checked without joining.
+
+SITE = "https://t.me"
+_TIME = re.compile(r"<time\b[^>]*\bdatetime\s*=\s*[\"']([^\"']+)[\"']", re.IGNORECASE)
+_INVITE = (
+    "not checked: an invite link (t.me/+... or joinchat/...) shows what it leads to only to "
+    "someone who joins, so no public page can confirm it"
+)
+
+
+def check_accounts(accounts: Sequence[Account], ctx: CheckContext) -> list[CheckResult]:
+    return ctx.check_each(lambda account: _check(account, ctx), accounts)
+
+
+def _check(account: Account, ctx: CheckContext) -> CheckResult:
+    name = account.handle
+    if is_invite(name):
+        return result(account, Status.UNVERIFIABLE, _INVITE)
+    page = fetch(ctx, f"{SITE}/{name}")
+    blocked = refused(page, "Telegram")
+    if blocked is not None:
+        return result(account, *blocked)
+    if page.status != 200:
+        return result(account, *unexpected(page, "Telegram"))
+    html = page.text or ""
+    at_home = page.final_host == "t.me" and page.final_path.rstrip("/").lower() == f"/{name}"
+    if at_home and "tgme_page_title" in html:
+        last = newest_post(ctx, name)
+        return activity_result(account, ctx, last, f"t.me/{name} is a public Telegram page")
+    if at_home and 'class="tgme_page' in html and f"@{name}" in html.lower():
+        return result(
+            account,
+            Status.DELETED,
+            f"t.me/{name} shows only Telegram's generic contact page (no tgme_page_title): "
+            "no public channel, group or user has this name any more",
+        )
+    return result(
+        account,
+        Status.UNVERIFIABLE,
+        f"t.me/{name} answered with a page that is neither a Telegram profile nor its generic "
+        f"contact page (at {page.final_url})",
+    )
+
+
+def newest_post(ctx: CheckContext, name: str) -> date | None:
+    """The date of the newest post in the channel's public preview, if it has one."""
+    preview = fetch(ctx, f"{SITE}/s/{name}")
+    if preview.status != 200 or not preview.text:
+        return None  # not a channel, or no preview: the page above already answered
+    dates = [when.date() for when in map(iso_datetime, _TIME.findall(preview.text)) if when]
+    return max(dates, default=None)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
+from wmsocial_bot.model import Account, CheckResult
+from wmsocial_bot.platforms.common import CheckContext, check_profile_page
 from wmsocial_bot.urls import UrlParts
 
 NAME = "tumblr"
@@ -26,3 +29,23 @@ def normalise(parts: UrlParts) -> str | None:
     if not re.fullmatch(r"[A-Za-z0-9\-]{1,32}", segs[0]):
         return None
     return segs[0].lower()
+
+
+# --------------------------------------------------------------------------- checks
+#
+# ``https://<user>.tumblr.com/`` (both link forms name the same blog): 200 is ok, also after a
+# redirect to ``www.tumblr.com/<user>``; 404 deleted; refusals, the login wall, the safe-mode
+# (content filter) wall and a redirect to the home page are unverifiable.
+
+
+def check_accounts(accounts: Sequence[Account], ctx: CheckContext) -> list[CheckResult]:
+    return ctx.check_each(
+        lambda account: check_profile_page(
+            account,
+            ctx,
+            f"https://{account.handle}.tumblr.com/",
+            site="Tumblr",
+            domain="tumblr.com",
+        ),
+        accounts,
+    )

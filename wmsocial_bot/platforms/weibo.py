@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
+from wmsocial_bot.model import Account, CheckResult
+from wmsocial_bot.platforms.common import CheckContext, unverifiable_all
 from wmsocial_bot.urls import UrlParts
 
 NAME = "weibo"
@@ -17,3 +20,19 @@ def normalise(parts: UrlParts) -> str | None:
     if len(segs) == 1 and re.fullmatch(r"[A-Za-z0-9_]{2,40}", segs[0]):
         return segs[0].lower()
     return None
+
+
+# --------------------------------------------------------------------------- checks
+#
+# No request is made: no answer Weibo gives an anonymous client can tell a live account from
+# a missing one (docs/platforms.md).
+
+UNVERIFIABLE = (
+    "not checked: Weibo shows profiles only after a login or a visitor check and has no free "
+    "API, so a request would prove nothing"
+)
+
+
+def check_accounts(accounts: Sequence[Account], ctx: CheckContext) -> list[CheckResult]:
+    del ctx  # no request would prove anything
+    return unverifiable_all(accounts, UNVERIFIABLE)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
+from wmsocial_bot.model import Account, CheckResult
+from wmsocial_bot.platforms.common import CheckContext, unverifiable_all
 from wmsocial_bot.urls import UrlParts
 
 NAME = "whatsapp"
@@ -19,3 +22,19 @@ def normalise(parts: UrlParts) -> str | None:
     if len(segs) == 2 and segs[0] == "channel":
         return f"channel/{segs[1]}"
     return None
+
+
+# --------------------------------------------------------------------------- checks
+#
+# No request is made: no answer WhatsApp gives an anonymous client can tell a live account from
+# a missing one (docs/platforms.md).
+
+UNVERIFIABLE = (
+    "not checked: WhatsApp channels, chat invites and numbers can only be checked from inside "
+    "the app (no public API), so a request would prove nothing"
+)
+
+
+def check_accounts(accounts: Sequence[Account], ctx: CheckContext) -> list[CheckResult]:
+    del ctx  # no request would prove anything
+    return unverifiable_all(accounts, UNVERIFIABLE)

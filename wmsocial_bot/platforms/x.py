@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from wmsocial_bot.platforms.common import first_segment_user
+from collections.abc import Sequence
+
+from wmsocial_bot.model import Account, CheckResult
+from wmsocial_bot.platforms.common import CheckContext, first_segment_user, unverifiable_all
 from wmsocial_bot.urls import UrlParts
 
 NAME = "x"
@@ -37,3 +40,19 @@ def normalise(parts: UrlParts) -> str | None:
         allowed_tail=frozenset({"with_replies", "media", "likes", "highlights"}),
         strip_at=True,
     )
+
+
+# --------------------------------------------------------------------------- checks
+#
+# No request is made: no answer X gives an anonymous client can tell a live account from
+# a missing one (docs/platforms.md).
+
+UNVERIFIABLE = (
+    "not checked: X has no free API to look accounts up, and x.com answers every profile path "
+    "with the same script shell (HTTP 200), so a request would prove nothing"
+)
+
+
+def check_accounts(accounts: Sequence[Account], ctx: CheckContext) -> list[CheckResult]:
+    del ctx  # no request would prove anything
+    return unverifiable_all(accounts, UNVERIFIABLE)

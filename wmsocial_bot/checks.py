@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
+from types import ModuleType
 
 from wmsocial_bot.model import Account, CheckResult, Identity, Status
 from wmsocial_bot.net import Net
@@ -29,34 +30,46 @@ def check_accounts(
     inactive_days: int = 365,
     known: Mapping[str, Identity] | None = None,
     now: datetime | None = None,
-    workers: int = 32,
 ) -> list[CheckResult]:
-    """Check every distinct account once; return a result for every listed place, in order."""
+    """Check every distinct account once; return a result for every listed place, in order.
+
+    Platforms are checked side by side, and each platform's accounts concurrently; the network
+    policy (:class:`Net`) decides how many requests really are in flight.
+    """
     unique: dict[str, Account] = {}
     for account in accounts:
         unique.setdefault(account.key, account)
     by_platform: dict[str, list[Account]] = {}
     for account in unique.values():
         by_platform.setdefault(account.platform, []).append(account)
-    found: dict[str, CheckResult] = {}
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as executor:
+    modules = {module.NAME: module for module in MODULES}
+    workers = net.config.max_connections + 8  # enough threads to fill every connection slot
+    with (
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as executor,
+        ThreadPoolExecutor(max_workers=len(MODULES), thread_name_prefix="platform") as outer,
+    ):
         ctx = CheckContext(net, now or datetime.now(UTC), inactive_days, known or {}, executor)
-        modules = {module.NAME: module for module in MODULES}
-        for platform, group in by_platform.items():
-            checker = getattr(modules[platform], "check_accounts", None)
-            if checker is None:
-                detail = f"wmsocial-bot has no check for {platform} accounts yet"
-                results = [result(a, Status.UNVERIFIABLE, detail) for a in group]
-            else:
-                try:
-                    results = checker(group, ctx)
-                except Exception:  # a bug must not stop the run or become a verdict
-                    log.exception("the %s checker failed", platform)
-                    detail = f"the {platform} check failed with an internal error (see the log)"
-                    results = [result(a, Status.UNVERIFIABLE, detail) for a in group]
-            for item in results:
-                found[item.account.key] = item
+        futures = {
+            platform: outer.submit(_check_platform, modules[platform], group, ctx)
+            for platform, group in by_platform.items()
+        }
+        found = {item.account.key: item for f in futures.values() for item in f.result()}
     return [
         found[a.key] if found[a.key].account is a else replace(found[a.key], account=a)
         for a in accounts
     ]
+
+
+def _check_platform(
+    module: ModuleType, group: list[Account], ctx: CheckContext
+) -> list[CheckResult]:
+    checker = getattr(module, "check_accounts", None)
+    if checker is None:
+        detail = f"wmsocial-bot has no check for {module.NAME} accounts yet"
+        return [result(a, Status.UNVERIFIABLE, detail) for a in group]
+    try:
+        return list(checker(group, ctx))
+    except Exception:  # a bug must not stop the run or become a verdict
+        log.exception("the %s checker failed", module.NAME)
+        detail = f"the {module.NAME} check failed with an internal error (see the log)"
+        return [result(a, Status.UNVERIFIABLE, detail) for a in group]

@@ -59,9 +59,10 @@ class NetworkConfig:
     timeout: float = 15.0
     max_response_bytes: int = 2_000_000
     max_redirects: int = 5
-    max_connections: int = 16
+    max_connections: int = 32
     max_per_host: int = 4
     retries: int = 3
+    max_wait: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,7 @@ _CHECKS: dict[str, dict[str, Callable[[str, object], Any]]] = {
         "max_connections": _positive_int,
         "max_per_host": _positive_int,
         "retries": _non_negative_int,
+        "max_wait": _positive_float,
     },
 }
 _SECTIONS: dict[str, type] = {

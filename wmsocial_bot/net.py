@@ -7,6 +7,12 @@
   inside Toolforge, so this is a security boundary.
 * Bounds: a timeout per request, a cap on the response size and on redirects, a global and a
   per-host concurrency limit, and a User-Agent as Wikimedia's policy asks.
+* Politeness: each host's own rate-limit headers (``X-RateLimit-*``, ``ratelimit-*``,
+  ``Retry-After``) pace the requests to it before it has to say 429; a 429 or 503 halves the
+  host's concurrency, which then grows back one step per streak of good answers; transient
+  failures (timeouts, resets, 5xx, 429) are retried with capped, jittered exponential backoff
+  (tenacity); a host that fails or errs (5xx) several times in a row is not asked again in
+  this run, which bounds the time a dead server can cost.
 
 Mastodon.py gets :meth:`Net.requests_session`, atproto gets :meth:`Net.httpx_transport`, and
 the checks' own requests (WebFinger, nodeinfo, pages) use the same requests session.
@@ -14,17 +20,22 @@ the checks' own requests (WebFinger, nodeinfo, pages) use the same requests sess
 
 from __future__ import annotations
 
+import email.utils
 import ipaddress
 import socket
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 import requests
+import tenacity
 from requests.adapters import HTTPAdapter
 
 from wmsocial_bot import __version__
@@ -35,8 +46,96 @@ Resolver = Callable[[str], list[str]]
 METADATA_ADDRESSES = frozenset({"169.254.169.254", "fd00:ec2::254"})
 
 
+TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
+DOWN_AFTER = 3  # transport failures in a row before a host is given up for the run
+BACKOFF_CAP = 8.0  # seconds, when a 429 or 503 does not say how long to wait
+GROW_AFTER = 10  # good answers in a row before a throttled host gets one more slot
+
+
 class ResponseTooLarge(requests.RequestException):
     """The body exceeded ``network.max_response_bytes``; it was not read further."""
+
+
+class HostDown(requests.RequestException):
+    """The host failed several times in a row; it is not asked again in this run."""
+
+
+class RateLimited(requests.RequestException):
+    """The host asks us to wait longer than ``network.max_wait`` seconds; we do not."""
+
+
+# Failures worth another try; HostDown and RateLimited are deliberately not among them.
+TRANSIENT_ERRORS = (requests.ConnectionError, requests.Timeout, httpx.TransportError)
+
+
+class _Reply(Protocol):
+    """What both requests' and httpx's responses offer."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+R = TypeVar("R", bound=_Reply)
+
+
+def _seconds_until(value: str, now: float) -> float | None:
+    """A reset or Retry-After value -> seconds from now: delta seconds, epoch, ISO or HTTP date."""
+    value = value.strip()
+    try:
+        number = float(value)
+    except ValueError:
+        number = None
+    if number is not None:
+        return number - now if number > 1e9 else number  # an epoch, or delta seconds
+    try:
+        stamp = datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        try:
+            parsed = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        stamp = parsed.timestamp()
+    return stamp - now
+
+
+def rate_limit_hints(headers: Mapping[str, str], now: float) -> tuple[int | None, float | None]:
+    """(requests remaining, seconds until the window resets) from the server's headers."""
+    remaining = None
+    wait = None
+    for prefix in ("x-ratelimit-", "ratelimit-"):
+        raw = headers.get(prefix + "remaining")
+        if raw is not None and remaining is None:
+            with suppress(ValueError):
+                remaining = int(float(raw))
+        reset = headers.get(prefix + "reset")
+        if reset is not None and wait is None:
+            wait = _seconds_until(reset, now)
+    retry_after = headers.get("retry-after")
+    if retry_after is not None:
+        seconds = _seconds_until(retry_after, now)
+        if seconds is not None:
+            wait = seconds
+    return remaining, wait
+
+
+@dataclass
+class _Gate:
+    """Admission to one host: an adaptive concurrency limit, pacing and a circuit breaker."""
+
+    limit: int
+    ceiling: int
+    active: int = 0
+    not_before: float = 0.0
+    failures: int = 0
+    streak: int = 0
+    throttles: int = 0
+    down: str | None = None
+    cond: threading.Condition = field(default_factory=threading.Condition)
 
 
 def system_resolver(host: str) -> list[str]:
@@ -94,9 +193,12 @@ class Net:
         self.contact = contact or "contact unset: see README"
         self.resolver = resolver
         self._global = threading.BoundedSemaphore(config.max_connections)
-        self._per_host: dict[str, threading.BoundedSemaphore] = {}
+        self._gates: dict[str, _Gate] = {}
         self._lock = threading.Lock()
         self._session: requests.Session | None = None
+        self.clock: Callable[[], float] = time.monotonic
+        self.sleep: Callable[[float], None] = time.sleep
+        self.stats: Counter[str] = Counter()  # requests, retries, 429s, hosts given up
 
     # -- policy ---------------------------------------------------------------------------
 
@@ -144,16 +246,118 @@ class Net:
             if reason:
                 raise NetworkPolicyError(f"refused to connect to {host}: {reason}")
 
-    @contextmanager
-    def slot(self, host: str) -> Iterator[None]:
-        """Hold one of the global and one of ``host``'s connection slots."""
+    def _gate(self, host: str) -> _Gate:
         with self._lock:
-            per_host = self._per_host.get(host)
-            if per_host is None:
-                per_host = threading.BoundedSemaphore(self.config.max_per_host)
-                self._per_host[host] = per_host
-        with per_host, self._global:
-            yield
+            gate = self._gates.get(host)
+            if gate is None:
+                limit = self.config.max_per_host
+                gate = self._gates[host] = _Gate(limit=limit, ceiling=limit)
+            return gate
+
+    def _admit(self, host: str) -> _Gate:
+        """Wait for a slot on ``host`` and for its pacing; refuse a down or long-closed host."""
+        gate = self._gate(host)
+        with gate.cond:
+            while True:
+                if gate.down:
+                    raise HostDown(f"{host} is not asked again in this run: {gate.down}")
+                now = self.clock()
+                delay = gate.not_before - now
+                if delay > self.config.max_wait:
+                    raise RateLimited(f"{host} asks us to wait {delay:.0f} s (rate limit)")
+                if gate.active < gate.limit and delay <= 0:
+                    gate.active += 1
+                    return gate
+                gate.cond.wait(timeout=delay if gate.active < gate.limit else None)
+
+    def _settle(self, host: str, gate: _Gate, reply: _Reply | None, failed: bool) -> None:
+        """Learn from one answer (or failure) of ``host``: pacing, throttling, breaker."""
+        with gate.cond:
+            gate.active -= 1
+            now = self.clock()
+            if failed:
+                gate.failures += 1
+                if gate.failures >= DOWN_AFTER:
+                    gate.down = f"{gate.failures} failures in a row"
+                    self.stats["hosts given up"] += 1
+            elif reply is not None:
+                gate.failures = gate.failures + 1 if reply.status_code >= 500 else 0
+                if gate.failures >= DOWN_AFTER:
+                    gate.down = f"{gate.failures} server errors in a row"
+                    self.stats["hosts given up"] += 1
+                remaining, wait = rate_limit_hints(reply.headers, time.time())
+                if reply.status_code in (429, 503):
+                    self.stats[f"HTTP {reply.status_code}"] += 1
+                    gate.throttles += 1
+                    gate.limit = max(1, gate.limit // 2)
+                    gate.streak = 0
+                    backoff = min(0.5 * 2 ** min(gate.throttles, 6), BACKOFF_CAP)
+                    pause = wait if wait is not None and wait > 0 else backoff
+                    gate.not_before = max(gate.not_before, now + pause)
+                else:
+                    gate.streak += 1
+                    if gate.streak >= GROW_AFTER and gate.limit < gate.ceiling:
+                        gate.limit += 1
+                        gate.streak = 0
+                    if remaining is not None and wait is not None and wait > 0:
+                        if remaining <= 0:
+                            gate.not_before = max(gate.not_before, now + wait)
+                        elif remaining <= 2 * gate.ceiling:
+                            # Spread what is left of the window instead of running into a 429.
+                            gate.not_before = max(gate.not_before, now + wait / remaining)
+            gate.cond.notify_all()
+
+    def exchange(self, host: str, send_once: Callable[[], R]) -> R:
+        """Send through the policy: admission, limits, pacing, and retries of transient faults.
+
+        When the retries run out, the last answer is returned (a 503 stays a 503 for the
+        caller to judge) or the last error raised.
+        """
+
+        def attempt() -> R:
+            gate = self._admit(host)
+            self.stats["requests"] += 1
+            try:
+                with self._global:
+                    reply = send_once()
+            except TRANSIENT_ERRORS:
+                self._settle(host, gate, None, failed=True)
+                raise
+            except BaseException:
+                self._settle(host, gate, None, failed=False)
+                raise
+            self._settle(host, gate, reply, failed=False)
+            return reply
+
+        def backoff(state: tenacity.RetryCallState) -> float:
+            outcome = state.outcome
+            if (
+                outcome is not None
+                and not outcome.failed
+                and outcome.result().status_code in (429, 503)
+            ):
+                return 0.0  # the gate already waits as long as the host asked
+            return float(self._jitter(state))
+
+        def discard(state: tenacity.RetryCallState) -> None:
+            self.stats["retries"] += 1
+            outcome = state.outcome
+            if outcome is not None and not outcome.failed:
+                outcome.result().close()
+
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.config.retries + 1),
+            wait=backoff,
+            retry=tenacity.retry_if_exception_type(TRANSIENT_ERRORS)
+            | tenacity.retry_if_result(lambda reply: reply.status_code in TRANSIENT_STATUS),
+            before_sleep=discard,
+            retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
+            sleep=self.sleep,
+            reraise=True,
+        )
+        return retrying(attempt)
+
+    _jitter = tenacity.wait_exponential(multiplier=0.25, max=8.0) + tenacity.wait_random(0, 0.25)
 
     # -- clients --------------------------------------------------------------------------
 
@@ -210,11 +414,16 @@ class _PolicyAdapter(HTTPAdapter):
         request.url = target.url
         if timeout is None:
             timeout = self.net.config.timeout
-        with self.net.slot(target.host):
-            response = super().send(request, stream=True, timeout=timeout, **kwargs)
+
+        def send_once() -> requests.Response:
+            response = super(_PolicyAdapter, self).send(
+                request, stream=True, timeout=timeout, **kwargs
+            )
             if not stream:
                 _read_capped(response, self.net.config.max_response_bytes)
-        return response
+            return response
+
+        return self.net.exchange(target.host, send_once)
 
 
 def _read_capped(response: requests.Response, limit: int) -> None:
@@ -248,26 +457,27 @@ class _PolicyTransport(httpx.BaseTransport):
         target = self.net.target(str(request.url))
         request.url = httpx.URL(target.url)
         request.headers["Host"] = request.url.netloc.decode("ascii")
-        with self.net.slot(target.host):
+        limit = self.net.config.max_response_bytes
+
+        def send_once() -> httpx.Response:
             response = self.inner.handle_request(request)
-            limit = self.net.config.max_response_bytes
             body = bytearray()
             try:
                 for chunk in response.stream:  # type: ignore[union-attr]
                     body += chunk
                     if len(body) > limit:
-                        raise httpx.ReadError(
-                            f"response exceeds the {limit}-byte cap", request=request
-                        )
+                        raise ResponseTooLarge(f"response exceeds the {limit}-byte cap")
             finally:
                 response.close()
-        return httpx.Response(
-            response.status_code,
-            headers=response.headers,
-            content=bytes(body),
-            request=request,
-            extensions=response.extensions,
-        )
+            return httpx.Response(
+                response.status_code,
+                headers=response.headers,
+                content=bytes(body),
+                request=request,
+                extensions=response.extensions,
+            )
+
+        return self.net.exchange(target.host, send_once)
 
     def close(self) -> None:
         self.inner.close()

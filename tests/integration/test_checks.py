@@ -120,21 +120,35 @@ def test_bluesky_batches_25_profiles_per_call_and_skips_unchanged_feeds(sim: Sim
     assert len(sim.log) == 2, "a second run asks for the profiles only"
 
 
-def test_429_is_never_a_verdict(sim: Simulator) -> None:
+def test_429s_are_paced_and_retried_into_the_true_verdicts(sim: Simulator) -> None:
     sim.update_host("social.example", max_in_flight=1, latency_ms=150)
-    links = [f"https://social.example/@{name}" for name in ("alice", "nobody", "carol", "bob")] * 1
-    results = run_checks(sim, links)
-    limited = [r for r in results if r.status == Status.UNREACHABLE]
-    assert limited, "the cap of 1 in flight must have produced 429s"
-    assert all("429" in r.detail for r in limited)
+    names = ("alice", "nobody", "carol", "bob")
+    results = run_checks(sim, [f"https://social.example/@{name}" for name in names])
+    assert sim.count(host="social.example", status=429) >= 1, "the cap of 1 must have said 429"
+    assert [r.status for r in results] == [
+        Status.OK, Status.DELETED, Status.SUSPENDED, Status.MOVED,
+    ]
+
+
+def test_429_without_retries_is_never_a_verdict(sim: Simulator) -> None:
+    sim.update_host("social.example", max_in_flight=1, latency_ms=150)
+    net = Net(NetworkConfig(timeout=3.0, retries=0, max_wait=0.1), sim.overrides())
+    page = "".join(f"* https://social.example/@{n}\n" for n in ("alice", "nobody", "carol", "bob"))
+    results = check_accounts(extract_accounts(page).accounts, net, now=NOW)
     assert sim.count(host="social.example", status=429) >= 1
+    truth = [Status.OK, Status.DELETED, Status.SUSPENDED, Status.MOVED]
+    assert all(r.status in (want, Status.UNREACHABLE) for r, want in zip(results, truth, strict=True))
+    unreachable = [r for r in results if r.status == Status.UNREACHABLE]
+    assert unreachable and all("429" in r.detail or "rate limit" in r.detail for r in unreachable)
 
 
 def test_flaky_host_gives_no_contradicting_verdicts(sim: Simulator) -> None:
-    sim.update_host("social.example", flaky={"error_rate": 0.5, "seed": 7})
+    sim.update_host(
+        "social.example", flaky={"error_rate": 0.5, "seed": 7, "kinds": ["error500", "reset"]}
+    )
     links = ["https://social.example/@alice", "https://social.example/@nobody"]
     seen: dict[str, set[Status]] = {link: set() for link in links}
-    for _ in range(6):
+    for _ in range(3):
         for link, found in zip(links, run_checks(sim, links), strict=True):
             seen[link].add(found.status)
     assert seen[links[0]] <= {Status.OK, Status.UNREACHABLE, Status.UNVERIFIABLE}

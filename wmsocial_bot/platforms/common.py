@@ -205,11 +205,15 @@ def fetch(ctx: CheckContext, url: str, *, allow_redirects: bool = True) -> Fetch
             return Fetched(
                 url, final_url=url, fault=Status.INVALID, error=f"link refused: {refusal}"
             )
+        if isinstance(exc, requests.ConnectionError):
+            why = "the connection failed"
+        else:  # the network layer's own reasons (a host given up, a long rate-limit wait)
+            why = f"{type(exc).__name__}: {exc}"[:160]
         return Fetched(
             url,
             final_url=url,
             fault=Status.UNREACHABLE,
-            error=f"the site could not be reached ({type(exc).__name__})",
+            error=f"the site could not be reached ({why})",
         )
     location = response.headers.get("location")
     if location is not None:

@@ -78,7 +78,7 @@ _CHANNEL_ID = re.compile(r"UC[A-Za-z0-9_\-]{22}")
 _CHANNEL_PATH = re.compile(r"/channel/(UC[A-Za-z0-9_\-]{22})(?![A-Za-z0-9_\-])")
 _LINK_TAG = re.compile(r"<link\b[^>]*>", re.IGNORECASE)
 _META_TAG = re.compile(r"<meta\b[^>]*>", re.IGNORECASE)
-_ATTR = re.compile(r"""([a-zA-Z:_\-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_ATTR = re.compile(r"""([a-zA-Z:_\-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
 
 
 def page_url(handle: str) -> str:
@@ -204,7 +204,10 @@ def _confirm_gone(
 
 
 def _attrs(tag: str) -> dict[str, str]:
-    return {m.group(1).lower(): m.group(2) or m.group(3) or "" for m in _ATTR.finditer(tag)}
+    return {
+        m.group(1).lower(): m.group(2) or m.group(3) or m.group(4) or ""
+        for m in _ATTR.finditer(tag)
+    }
 
 
 def channel_id_in(html: str) -> str | None:

@@ -185,20 +185,24 @@ def logical_url(net: Net, url: str) -> str:
 
 def fetch(ctx: CheckContext, url: str, *, allow_redirects: bool = True) -> Fetched:
     """GET ``url`` through the network policy; transport faults become ``fault``, never raise."""
+    host = urlsplit(url).hostname or url
     try:
         response = ctx.net.get(url, allow_redirects=allow_redirects)
     except NetworkPolicyError as exc:
         return Fetched(url, final_url=url, fault=Status.INVALID, error=f"link refused: {exc}")
     except ResponseTooLarge as exc:
         return Fetched(
-            url, final_url=url, fault=Status.UNVERIFIABLE, error=f"the answer was not read: {exc}"
+            url,
+            final_url=url,
+            fault=Status.UNVERIFIABLE,
+            error=f"the answer of {host} was not read: {exc}",
         )
     except requests.TooManyRedirects:
         return Fetched(
-            url, final_url=url, fault=Status.UNREACHABLE, error="the site redirects in a loop"
+            url, final_url=url, fault=Status.UNREACHABLE, error=f"{host} redirects in a loop"
         )
     except requests.Timeout:
-        return Fetched(url, final_url=url, fault=Status.UNREACHABLE, error="the site timed out")
+        return Fetched(url, final_url=url, fault=Status.UNREACHABLE, error=f"{host} timed out")
     except requests.RequestException as exc:
         refusal = policy_refusal(exc)
         if refusal is not None:
@@ -213,7 +217,7 @@ def fetch(ctx: CheckContext, url: str, *, allow_redirects: bool = True) -> Fetch
             url,
             final_url=url,
             fault=Status.UNREACHABLE,
-            error=f"the site could not be reached ({why})",
+            error=f"{host} could not be reached ({why})",
         )
     location = response.headers.get("location")
     if location is not None:
@@ -241,7 +245,7 @@ def refused(answer: Fetched, site: str) -> tuple[Status, str] | None:
     None of them ever says anything about the account.
     """
     if answer.fault is not None:
-        return answer.fault, f"{site}: {answer.error}"
+        return answer.fault, answer.error or f"{site} could not be asked"
     status = answer.status or 0
     if answer.challenge:
         return (

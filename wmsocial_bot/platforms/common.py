@@ -55,6 +55,19 @@ def first_segment_user(
     return first.lower()
 
 
+def round_robin(items: Iterable[T], group_of: Callable[[T], str]) -> list[T]:
+    """One item from each group in turn: a, b, c, a, b, c, a, ... (stable within groups)."""
+    groups: dict[str, list[T]] = {}
+    for item in items:
+        groups.setdefault(group_of(item), []).append(item)
+    out: list[T] = []
+    queues = list(groups.values())
+    depth = max((len(q) for q in queues), default=0)
+    for level in range(depth):
+        out.extend(q[level] for q in queues if level < len(q))
+    return out
+
+
 @dataclass(frozen=True)
 class CheckContext:
     """Everything a checker may use: the network, the clock, the policy and what we know."""
@@ -70,9 +83,17 @@ class CheckContext:
         return list(self.executor.map(fn, items))
 
     def check_each(
-        self, check: Callable[[Account], CheckResult], accounts: Iterable[Account]
+        self,
+        check: Callable[[Account], CheckResult],
+        accounts: Iterable[Account],
+        *,
+        host_of: Callable[[Account], str] | None = None,
     ) -> list[CheckResult]:
-        """``check`` every account concurrently; a bug costs one account, not the run."""
+        """``check`` every account concurrently; a bug costs one account, not the run.
+
+        With ``host_of``, the accounts are taken round-robin by host, so that the workers are
+        not all queued behind one host's connection limit while other hosts sit idle.
+        """
 
         def guarded(account: Account) -> CheckResult:
             try:
@@ -82,7 +103,12 @@ class CheckContext:
                 detail = "the check failed with an internal error (see the log)"
                 return result(account, Status.UNVERIFIABLE, detail)
 
-        return self.map(guarded, accounts)
+        items = list(accounts)
+        if host_of is None:
+            return self.map(guarded, items)
+        order = round_robin(range(len(items)), lambda i: host_of(items[i]))
+        done = dict(zip(order, self.map(guarded, [items[i] for i in order]), strict=True))
+        return [done[i] for i in range(len(items))]
 
     def is_stale(self, last: date | datetime | None) -> bool:
         if last is None:

@@ -126,7 +126,7 @@ _NOT_FOUND = frozenset({"Record not found", "Can't find user"})
 
 def check_accounts(accounts: Sequence[Account], ctx: CheckContext) -> list[CheckResult]:
     fediverse = _Fediverse(ctx)
-    return ctx.check_each(fediverse.check, accounts)
+    return ctx.check_each(fediverse.check, accounts, host_of=lambda a: split_handle(a.handle)[1])
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,283 @@
+"""Talk-page notices and the status page, as wikitext (pure).
+
+Everything that comes from a wiki page (URLs, labels, owners, sections) or from a remote
+server (evidence) can be written by anyone, so it goes through :func:`inert` before it
+reaches wikitext: it then renders as the same characters and can run no template, make no
+link, category, tag, comment, heading, list, table, signature or magic word.  Only the
+markup this module writes itself is live.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Sequence
+from datetime import date
+from urllib.parse import quote, unquote
+
+from wmsocial_bot.model import Finding, StatusRow
+
+MARKER_PREFIX = "wmsocial-bot:"
+
+# Characters that start or end markup anywhere in a line, as numeric/named entities.  ``:``
+# is escaped because it is what every free external link (``https:``, ``mailto:``) needs.
+_ENTITIES = {
+    "&": "&amp;",
+    "<": "&lt;",
+    ">": "&gt;",
+    '"': "&quot;",
+    "'": "&#39;",
+    "[": "&#91;",
+    "]": "&#93;",
+    "{": "&#123;",
+    "}": "&#125;",
+    "|": "&#124;",
+    "~": "&#126;",
+    ":": "&#58;",
+}
+_ESCAPE = re.compile("[" + re.escape("".join(_ENTITIES)) + "]")
+# Markup that counts only at the start of a line: lists, headings, tables, rules, <pre>.
+_LINE_START = frozenset("*#;=!-+ ")
+_DOUBLE_UNDERSCORE = re.compile(r"_(?=_)")  # __NOTOC__ and the other behaviour switches
+_MAGIC_LINK = re.compile(r"\b(ISBN|RFC|PMID) ")  # magic links, where a wiki enables them
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_MAX_FIELD = 500
+# A URL rendered as a live link: http(s), nothing that ends a link or starts markup, no
+# signature or behaviour switch that the save would expand.
+_SAFE_URL = re.compile(
+    r"https?://[A-Za-z0-9][A-Za-z0-9.\-]*(?::[0-9]+)?(?:[/?#][A-Za-z0-9\-._~:/?#@!$&*+,;=%()]*)?"
+)
+_UNSAFE_IN_URL = re.compile(r"~~|__|''|&#|&[A-Za-z]+;")
+_TITLE_BAD = re.compile(r"[\[\]{}|<>~\n\r\t]|^[\s:]*$|''|__")
+_MARKER_SAFE = "-._:@/+=!$*,;()"
+_MARKER = re.compile(r"<!--\s*" + re.escape(MARKER_PREFIX) + r"([^\s<>]+)\s*-->")
+
+PLATFORM_NAMES = {
+    "mastodon": "Mastodon",
+    "bluesky": "Bluesky",
+    "x": "X",
+    "threads": "Threads",
+    "instagram": "Instagram",
+    "facebook": "Facebook",
+    "youtube": "YouTube",
+    "linkedin": "LinkedIn",
+    "tiktok": "TikTok",
+    "telegram": "Telegram",
+    "reddit": "Reddit",
+    "pinterest": "Pinterest",
+    "flickr": "Flickr",
+    "tumblr": "Tumblr",
+    "vk": "VK",
+    "weibo": "Weibo",
+    "whatsapp": "WhatsApp",
+}
+# Most urgent first: the account is gone, then the link does not work, then the page is
+# untidy, then the account is merely quiet.
+KIND_ORDER = (
+    "deleted",
+    "suspended",
+    "deactivated",
+    "limited",
+    "unreachable",
+    "invalid",
+    "moved",
+    "renamed",
+    "duplicate",
+    "reverted",
+    "inactive",
+)
+KIND_WORDS = {
+    "deleted": "deleted",
+    "suspended": "suspended by the platform",
+    "deactivated": "deactivated by its owner",
+    "limited": "limited by its server",
+    "unreachable": "unreachable",
+    "invalid": "a broken link",
+    "moved": "moved to a new account",
+    "renamed": "renamed",
+    "duplicate": "listed more than once",
+    "reverted": "the bot's fix was undone",
+    "inactive": "inactive",
+}
+
+
+def inert(text: str) -> str:
+    """``text`` as wikitext that shows the same characters and does nothing else.
+
+    One line (whitespace runs become one space), markup characters as HTML entities, line-
+    start markup and ``__SWITCHES__`` broken.  Entities rather than ``<nowiki>``: they need
+    no closing tag that the content could forge, and they survive being put in a table cell.
+    """
+    text = " ".join(_CONTROL.sub(" ", text).split())
+    text = _ESCAPE.sub(lambda m: _ENTITIES[m.group(0)], text)
+    text = _DOUBLE_UNDERSCORE.sub("&#95;", text)
+    text = _MAGIC_LINK.sub(r"\1&#32;", text)
+    if text and text[0] in _LINE_START:
+        text = f"&#{ord(text[0])};{text[1:]}"
+    return text
+
+
+def _short(text: str, limit: int = _MAX_FIELD) -> str:
+    """At most ``limit`` characters, cut before escaping so that no entity is split."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _sentence(text: str) -> str:
+    """Inert ``text`` ending in a full stop (unless it already ends in punctuation)."""
+    text = inert(_short(text))
+    return text if text.endswith((".", "!", "?", "…")) else text + "."
+
+
+def is_safe_url(url: str) -> bool:
+    """True when ``url`` can be written as a live external link without any other effect."""
+    return bool(_SAFE_URL.fullmatch(url)) and not _UNSAFE_IN_URL.search(url)
+
+
+def link(url: str | None, label: str) -> str:
+    """``[url label]`` for a safe URL, else the URL (or the label) as inert text."""
+    if url is not None and is_safe_url(url):
+        return f"[{url} {inert(_short(label, 200)) or inert(url)}]"
+    return inert(_short(url if url else label, 300))
+
+
+def wikilink(title: str) -> str:
+    """``[[:title]]`` for a trusted title (config); the colon keeps a category a link."""
+    if _TITLE_BAD.search(title):
+        raise ValueError(f"not a usable page title: {title!r}")
+    return f"[[:{title.strip().lstrip(':')}]]"
+
+
+def platform_name(platform: str) -> str:
+    """The platform's own spelling; an unknown one as inert text (never empty)."""
+    return PLATFORM_NAMES.get(platform) or inert(_short(platform, 50).title()) or "Other"
+
+
+def shown_handle(platform: str, handle: str) -> str:
+    """``@user@host`` and ``@handle.bsky.social`` as people write them; other handles as is."""
+    if platform in ("mastodon", "bluesky") and not handle.startswith(("did:", "@")):
+        return "@" + handle
+    return handle
+
+
+def marker_comment(marker: str) -> str:
+    """``<!-- wmsocial-bot:<marker> -->``, percent-encoded so that it cannot close the comment.
+
+    ``~`` and doubled ``_`` are encoded too: no signature or behaviour switch, even hidden.
+    """
+    encoded = quote(marker, safe=_MARKER_SAFE).replace("~", "%7E")
+    return f"<!-- {MARKER_PREFIX}{_DOUBLE_UNDERSCORE.sub('%5F', encoded)} -->"
+
+
+def reported_markers(talk_text: str) -> set[str]:
+    """Every marker a talk page holds, so that a lost state file still causes no repeat."""
+    return {unquote(match.group(1)) for match in _MARKER.finditer(talk_text)}
+
+
+def _kind_rank(kind: str) -> int:
+    return KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
+
+
+def order_findings(findings: Iterable[Finding]) -> list[Finding]:
+    """Most urgent kind first; within a kind, the order given (page order)."""
+    return sorted(findings, key=lambda finding: _kind_rank(finding.kind))
+
+
+def notice_heading(run_date: date) -> str:
+    """The section title, plain text: Pywikibot sends it as ``sectiontitle``."""
+    return f"Social media accounts that need attention ({run_date.isoformat()})"
+
+
+def render_notice(
+    findings: Sequence[Finding], *, bot: str, run_date: date, page_title: str
+) -> tuple[str, str]:
+    """(heading, body) of a new talk-page section reporting ``findings``.
+
+    One bullet per finding, most urgent first, each ending in a hidden marker so that later
+    runs (and :func:`reported_markers`) know it was reported.  Raises ValueError for no
+    findings: an empty notice is never worth posting.
+    """
+    if not findings:
+        raise ValueError("no findings to report")
+    config_page = wikilink(f"User:{bot}/config.json").replace("[[:", "[[", 1)
+    count = len(findings)
+    lines = [
+        f"The bot checked the social media accounts listed on {wikilink(page_title)} on "
+        f"{run_date.isoformat()}. {count} "
+        f"{'account needs' if count == 1 else 'accounts need'} attention:",
+        "",
+    ]
+    lines += [_item(finding) for finding in order_findings(findings)]
+    lines += [
+        "",
+        "If an item is a false positive, add the account (the key shown after it) to "
+        f'"ignore" on {config_page} and it will not be reported again. ~~~~',
+    ]
+    return notice_heading(run_date), "\n".join(lines)
+
+
+def _item(finding: Finding) -> str:
+    shown = shown_handle(finding.platform, finding.handle)
+    words = KIND_WORDS.get(finding.kind) or inert(_short(finding.kind, 50))
+    where = []
+    if finding.label and finding.label.strip() not in (shown, finding.handle, finding.url):
+        where.append(f"shown as “{inert(_short(finding.label, 100))}”")
+    if finding.section:
+        where.append(f"section “{inert(_short(finding.section, 200))}”")
+    if finding.owner:
+        where.append(f"owner: {inert(_short(finding.owner, 200))}")
+    place = f" ({'; '.join(where)})" if where else ""
+    parts = [
+        f"* '''{platform_name(finding.platform)}''' {link(finding.url, shown)}{place}: "
+        f"{words} since {finding.since.isoformat()}.",
+    ]
+    if finding.evidence.strip():
+        parts.append(f"Evidence: {_sentence(finding.evidence)}")
+    if finding.action.strip():
+        parts.append(f"Suggested action: {_sentence(finding.action)}")
+    parts.append(f"<code>{inert(_short(finding.key, 300))}</code>")
+    return " ".join(parts) + " " + marker_comment(finding.marker)
+
+
+def render_status_page(rows: Sequence[StatusRow], *, updated: date, page_title: str) -> str:
+    """The dashboard: one table row per account, the same text for the same input.
+
+    Only the date goes in (no time of day), so an unchanged dashboard renders identically and
+    the caller can skip the save.
+    """
+    lines = [
+        f"Social media accounts listed on {wikilink(page_title)}, as checked by a bot. "
+        f"Last updated: {updated.isoformat()}.",
+        "",
+        '{| class="wikitable sortable"',
+        "! Platform !! Account !! Status !! Last activity !! Since !! Verified !! Owner !! Detail",
+    ]
+    for row in rows:
+        verified = "" if row.verified is None else ("yes" if row.verified else "no")
+        cells = [
+            platform_name(row.platform),
+            link(row.url, shown_handle(row.platform, row.handle)),
+            inert(_short(row.status, 50)),
+            row.last_activity.isoformat() if row.last_activity else "",
+            row.since.isoformat() if row.since else "",
+            verified,
+            inert(_short(row.owner or "", 200)),
+            inert(_short(row.detail)),
+        ]
+        lines.append("|-")
+        lines += [f"| {cell}".rstrip() for cell in cells]
+    lines.append("|}")
+    return "\n".join(lines) + "\n"
+
+
+def render_dry_run_diff(old: str, new: str, title: str) -> str:
+    """A unified diff of a proposed edit, for dry runs; empty when nothing changes."""
+    diff = difflib.unified_diff(
+        old.splitlines(),
+        new.splitlines(),
+        fromfile=f"{title} (current)",
+        tofile=f"{title} (proposed)",
+        lineterm="",
+    )
+    text = "\n".join(diff)
+    return text + "\n" if text else ""

@@ -247,7 +247,8 @@ def render_status_page(rows: Sequence[StatusRow], *, updated: date, page_title: 
     """
     lines = [
         f"Social media accounts listed on {wikilink(page_title)}, as checked by a bot. "
-        f"Last updated: {updated.isoformat()}.",
+        f"Last updated: {updated.isoformat()}. The bot rewrites this page: edit "
+        f"{wikilink(page_title)} instead.",
         "",
         '{| class="wikitable sortable"',
         "! Platform !! Account !! Status !! Last activity !! Since !! Verified !! Owner !! Detail",

@@ -374,7 +374,7 @@ def test_status_page_table() -> None:
     )  # fmt: skip
     assert text == (
         "Social media accounts listed on [[:Social media]], as checked by a bot. "
-        "Last updated: 2026-11-24.\n"
+        "Last updated: 2026-11-24. The bot rewrites this page: edit [[:Social media]] instead.\n"
         "\n"
         '{| class="wikitable sortable"\n'
         "! Platform !! Account !! Status !! Last activity !! Since !! Verified !! Owner !! Detail\n"

@@ -43,17 +43,13 @@ def check_accounts(
     for account in unique.values():
         by_platform.setdefault(account.platform, []).append(account)
     modules = {module.NAME: module for module in MODULES}
-    workers = net.config.max_connections + 8  # enough threads to fill every connection slot
-    with (
-        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as executor,
-        ThreadPoolExecutor(max_workers=len(MODULES), thread_name_prefix="platform") as outer,
-    ):
-        ctx = CheckContext(net, now or datetime.now(UTC), inactive_days, known or {}, executor)
-        futures = {
-            platform: outer.submit(_check_platform, modules[platform], group, ctx)
+    when = now or datetime.now(UTC)
+    with ThreadPoolExecutor(max_workers=len(MODULES), thread_name_prefix="platform") as outer:
+        futures = [
+            outer.submit(_check_platform, modules[platform], group, net, when, inactive_days, known)
             for platform, group in by_platform.items()
-        }
-        found = {item.account.key: item for f in futures.values() for item in f.result()}
+        ]
+        found = {item.account.key: item for f in futures for item in f.result()}
     return [
         found[a.key] if found[a.key].account is a else replace(found[a.key], account=a)
         for a in accounts
@@ -61,8 +57,21 @@ def check_accounts(
 
 
 def _check_platform(
-    module: ModuleType, group: list[Account], ctx: CheckContext
+    module: ModuleType,
+    group: list[Account],
+    net: Net,
+    now: datetime,
+    inactive_days: int,
+    known: Mapping[str, Identity] | None,
 ) -> list[CheckResult]:
+    """One platform's accounts, with workers of its own: a slow platform never queues another."""
+    workers = net.config.max_connections + 8  # enough threads to fill every connection slot
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=module.NAME) as executor:
+        ctx = CheckContext(net, now, inactive_days, known or {}, executor)
+        return _run_checker(module, group, ctx)
+
+
+def _run_checker(module: ModuleType, group: list[Account], ctx: CheckContext) -> list[CheckResult]:
     checker = getattr(module, "check_accounts", None)
     if checker is None:
         detail = f"wmsocial-bot has no check for {module.NAME} accounts yet"

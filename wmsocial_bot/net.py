@@ -26,8 +26,8 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
-from contextlib import suppress
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
@@ -134,6 +134,7 @@ class _Gate:
     failures: int = 0
     streak: int = 0
     throttles: int = 0
+    waiting: int = 0  # requests queued for this host: its share of the remaining work
     down: str | None = None
     cond: threading.Condition = field(default_factory=threading.Condition)
 
@@ -192,7 +193,9 @@ class Net:
         }
         self.contact = contact or "contact unset: see README"
         self.resolver = resolver
-        self._global = threading.BoundedSemaphore(config.max_connections)
+        self._slots = threading.Condition()
+        self._in_use = 0
+        self._queued: Counter[str] = Counter()  # hosts waiting for a connection slot
         self._gates: dict[str, _Gate] = {}
         self._lock = threading.Lock()
         self._session: requests.Session | None = None
@@ -258,17 +261,49 @@ class Net:
         """Wait for a slot on ``host`` and for its pacing; refuse a down or long-closed host."""
         gate = self._gate(host)
         with gate.cond:
-            while True:
-                if gate.down:
-                    raise HostDown(f"{host} is not asked again in this run: {gate.down}")
-                now = self.clock()
-                delay = gate.not_before - now
-                if delay > self.config.max_wait:
-                    raise RateLimited(f"{host} asks us to wait {delay:.0f} s (rate limit)")
-                if gate.active < gate.limit and delay <= 0:
-                    gate.active += 1
-                    return gate
-                gate.cond.wait(timeout=delay if gate.active < gate.limit else None)
+            gate.waiting += 1
+            try:
+                while True:
+                    if gate.down:
+                        raise HostDown(f"{host} is not asked again in this run: {gate.down}")
+                    now = self.clock()
+                    delay = gate.not_before - now
+                    if delay > self.config.max_wait:
+                        raise RateLimited(f"{host} asks us to wait {delay:.0f} s (rate limit)")
+                    if gate.active < gate.limit and delay <= 0:
+                        gate.active += 1
+                        return gate
+                    gate.cond.wait(timeout=delay if gate.active < gate.limit else None)
+            finally:
+                gate.waiting -= 1
+
+    @contextmanager
+    def _connection(self, host: str) -> Iterator[None]:
+        """One of the global connection slots.
+
+        When slots are short, the host with the longest queue goes first: it is the one that
+        decides when the whole run ends (longest remaining work first), so a host with one
+        account left never starves a host with hundreds.
+        """
+        with self._slots:
+            self._queued[host] += 1
+            try:
+                while self._in_use >= self.config.max_connections or host != max(
+                    self._queued, key=lambda h: self._gate(h).waiting
+                ):
+                    self._slots.wait()
+                self._in_use += 1
+            finally:
+                self._queued[host] -= 1
+                if not self._queued[host]:
+                    del self._queued[host]
+            self._slots.notify_all()  # another slot may be free for the next host in line
+        try:
+            yield
+        finally:
+            with self._slots:
+                self._in_use -= 1
+                self._slots.notify_all()
 
     def _settle(self, host: str, gate: _Gate, reply: _Reply | None, failed: bool) -> None:
         """Learn from one answer (or failure) of ``host``: pacing, throttling, breaker."""
@@ -318,7 +353,7 @@ class Net:
             gate = self._admit(host)
             self.stats["requests"] += 1
             try:
-                with self._global:
+                with self._connection(host):
                     reply = send_once()
             except TRANSIENT_ERRORS:
                 self._settle(host, gate, None, failed=True)

@@ -126,7 +126,10 @@ def test_429s_are_paced_and_retried_into_the_true_verdicts(sim: Simulator) -> No
     results = run_checks(sim, [f"https://social.example/@{name}" for name in names])
     assert sim.count(host="social.example", status=429) >= 1, "the cap of 1 must have said 429"
     assert [r.status for r in results] == [
-        Status.OK, Status.DELETED, Status.SUSPENDED, Status.MOVED,
+        Status.OK,
+        Status.DELETED,
+        Status.SUSPENDED,
+        Status.MOVED,
     ]
 
 
@@ -137,7 +140,9 @@ def test_429_without_retries_is_never_a_verdict(sim: Simulator) -> None:
     results = check_accounts(extract_accounts(page).accounts, net, now=NOW)
     assert sim.count(host="social.example", status=429) >= 1
     truth = [Status.OK, Status.DELETED, Status.SUSPENDED, Status.MOVED]
-    assert all(r.status in (want, Status.UNREACHABLE) for r, want in zip(results, truth, strict=True))
+    assert all(
+        r.status in (want, Status.UNREACHABLE) for r, want in zip(results, truth, strict=True)
+    )
     unreachable = [r for r in results if r.status == Status.UNREACHABLE]
     assert unreachable and all("429" in r.detail or "rate limit" in r.detail for r in unreachable)
 

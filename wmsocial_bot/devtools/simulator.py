@@ -577,6 +577,9 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "wmsocial-simulator"
     sys_version = ""
     timeout = 60
+    # Headers and body go out in separate writes; with Nagle's algorithm on, the body waits
+    # for the client's delayed ACK (40 ms on Linux), a delay no real server adds.
+    disable_nagle_algorithm = True
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:

@@ -110,6 +110,21 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"exit with {EXIT_STRICT} when any account is stale "
         "(inactive, moved, renamed, limited, suspended, deactivated, deleted, invalid)",
     )
+    run = sub.add_parser(
+        "run",
+        parents=[common],
+        help="check, fix moved and renamed links, and post one talk-page notice",
+        description="The bot's job: check every account on the configured pages (or --page), "
+        "fix moved and renamed links in one byte-minimal edit, post one talk-page section about "
+        "new findings that need a human, and update the status page. Writes only while the run "
+        "page says 'yes'.",
+    )
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the page diff and the talk text instead of saving; record nothing "
+        "(-simulate does the same)",
+    )
     return parser
 
 
@@ -208,7 +223,27 @@ def _shorten(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-COMMANDS = {"list": cmd_list, "check": cmd_check}
+def cmd_run(args: argparse.Namespace, pywikibot_args: list[str]) -> int:
+    if args.wikitext is not None:
+        raise UserError("run works on wiki pages: use --page, or [wiki] page in the config")
+    config = load_config(args.config, args.endpoint)
+    from wmsocial_bot.run import run_bot
+    from wmsocial_bot.wiki import Wiki
+
+    wiki, _rest = Wiki.from_args(pywikibot_args, run_page=config.wiki.run_page or None)
+    store = SqliteStore(config.state.path)
+    try:
+        pages = [args.page] if args.page else list(config.wiki.pages)
+        reports = run_bot(wiki, config, store, pages=pages, dry_run=args.dry_run)
+    finally:
+        store.close()
+    for report in reports:
+        for line in report.summary_lines():
+            print(line)
+    return EXIT_OK
+
+
+COMMANDS = {"list": cmd_list, "check": cmd_check, "run": cmd_run}
 
 
 def setup_logging(level: int) -> None:

@@ -189,7 +189,12 @@ def notice_heading(run_date: date) -> str:
 
 
 def render_notice(
-    findings: Sequence[Finding], *, bot: str, run_date: date, page_title: str
+    findings: Sequence[Finding],
+    *,
+    bot: str,
+    run_date: date,
+    page_title: str,
+    config_page: str | None = None,
 ) -> tuple[str, str]:
     """(heading, body) of a new talk-page section reporting ``findings``.
 
@@ -199,7 +204,7 @@ def render_notice(
     """
     if not findings:
         raise ValueError("no findings to report")
-    config_page = wikilink(f"User:{bot}/config.json").replace("[[:", "[[", 1)
+    config_link = wikilink(config_page or f"User:{bot}/config.json").replace("[[:", "[[", 1)
     count = len(findings)
     lines = [
         f"The bot checked the social media accounts listed on {wikilink(page_title)} on "
@@ -211,7 +216,7 @@ def render_notice(
     lines += [
         "",
         "If an item is a false positive, add the account (the key shown after it) to "
-        f'"ignore" on {config_page} and it will not be reported again. ~~~~',
+        f'"ignore" on {config_link} and it will not be reported again. ~~~~',
     ]
     return notice_heading(run_date), "\n".join(lines)
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Protocol
@@ -32,7 +33,83 @@ MIGRATIONS: tuple[str, ...] = (
         seen_at       TEXT
     );
     """,
+    # 2: what `run` remembers: check history, status streaks, notices, edits, fixes, outages.
+    """
+    CREATE TABLE runs (
+        id          INTEGER PRIMARY KEY,
+        started_at  TEXT NOT NULL,
+        pages       TEXT NOT NULL,
+        dry_run     INTEGER NOT NULL
+    );
+    CREATE TABLE checks (
+        run_id      INTEGER NOT NULL REFERENCES runs(id),
+        account_key TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        detail      TEXT NOT NULL,
+        new_url     TEXT,
+        checked_at  TEXT NOT NULL
+    );
+    CREATE INDEX checks_by_account ON checks(account_key, checked_at);
+    CREATE TABLE streaks (
+        account_key TEXT PRIMARY KEY,
+        status      TEXT NOT NULL,
+        first_seen  TEXT NOT NULL,
+        last_seen   TEXT NOT NULL,
+        count       INTEGER NOT NULL
+    );
+    CREATE TABLE notices (
+        marker      TEXT PRIMARY KEY,
+        page        TEXT NOT NULL,
+        talk_page   TEXT NOT NULL,
+        revid       INTEGER,
+        posted_at   TEXT NOT NULL,
+        resolved_at TEXT
+    );
+    CREATE TABLE edits (
+        page        TEXT NOT NULL,
+        revid       INTEGER,
+        summary     TEXT NOT NULL,
+        made_at     TEXT NOT NULL
+    );
+    CREATE TABLE fixes (
+        page        TEXT NOT NULL,
+        old_key     TEXT NOT NULL,
+        new_key     TEXT NOT NULL,
+        new_url     TEXT NOT NULL,
+        revid       INTEGER,
+        made_at     TEXT NOT NULL,
+        PRIMARY KEY (page, old_key)
+    );
+    CREATE TABLE outages (
+        run_id      INTEGER NOT NULL REFERENCES runs(id),
+        scope       TEXT NOT NULL,
+        bad         INTEGER NOT NULL,
+        total       INTEGER NOT NULL
+    );
+    """,
 )
+
+
+@dataclass(frozen=True)
+class Streak:
+    """How long an account has shown its current status, without a break."""
+
+    status: str
+    first_seen: datetime
+    last_seen: datetime
+    count: int
+
+
+@dataclass(frozen=True)
+class FixRecord:
+    """A fix the bot made on a page: if the old account comes back, a human reverted it."""
+
+    page: str
+    old_key: str
+    new_key: str
+    new_url: str
+    revid: int | None
+    made_at: datetime
 
 
 class Store(Protocol):
@@ -41,6 +118,12 @@ class Store(Protocol):
     def identities(self) -> dict[str, Identity]: ...
 
     def save_identities(self, items: Iterable[Identity]) -> None: ...
+
+    def streaks(self) -> dict[str, Streak]: ...
+
+    def fixes(self, page: str) -> dict[str, FixRecord]: ...
+
+    def notice_state(self) -> dict[str, datetime | None]: ...
 
     def close(self) -> None: ...
 
@@ -136,6 +219,118 @@ class SqliteStore:
                 "ident=excluded.ident, handle=excluded.handle, posts_count=excluded.posts_count, "
                 "last_activity=excluded.last_activity, seen_at=excluded.seen_at",
                 rows,
+            )
+
+    # -- what `run` remembers ------------------------------------------------------------
+
+    def streaks(self) -> dict[str, Streak]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT account_key, status, first_seen, last_seen, count FROM streaks"
+            ).fetchall()
+        return {
+            key: Streak(status, datetime.fromisoformat(first), datetime.fromisoformat(last), count)
+            for key, status, first, last, count in rows
+        }
+
+    def fixes(self, page: str) -> dict[str, FixRecord]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT page, old_key, new_key, new_url, revid, made_at FROM fixes WHERE page = ?",
+                (page,),
+            ).fetchall()
+        return {
+            row[1]: FixRecord(
+                row[0], row[1], row[2], row[3], row[4], datetime.fromisoformat(row[5])
+            )
+            for row in rows
+        }
+
+    def notice_state(self) -> dict[str, datetime | None]:
+        """Every finding marker ever reported, with when it was resolved (None: persists)."""
+        with self._lock:
+            rows = self._db.execute("SELECT marker, resolved_at FROM notices").fetchall()
+        return {marker: datetime.fromisoformat(done) if done else None for marker, done in rows}
+
+    def record_run(
+        self,
+        *,
+        started: datetime,
+        pages: Sequence[str],
+        dry_run: bool,
+        checks: Iterable[tuple[str, str, str, str | None]],
+        streaks: Mapping[str, Streak],
+        outages: Iterable[tuple[str, int, int]],
+        identities: Iterable[Identity],
+        resolved: Iterable[str],
+    ) -> int:
+        """Everything a run learned, in one transaction; returns the run's id."""
+        stamp = started.isoformat()
+        identity_rows = list(identities)
+        with self.transaction() as db:
+            run_id = db.execute(
+                "INSERT INTO runs (started_at, pages, dry_run) VALUES (?, ?, ?)",
+                (stamp, "\n".join(pages), int(dry_run)),
+            ).lastrowid
+            db.executemany(
+                "INSERT INTO checks VALUES (?, ?, ?, ?, ?, ?)",
+                [(run_id, key, status, detail, url, stamp) for key, status, detail, url in checks],
+            )
+            db.executemany(
+                "INSERT INTO streaks VALUES (?, ?, ?, ?, ?) ON CONFLICT(account_key) DO UPDATE "
+                "SET status=excluded.status, first_seen=excluded.first_seen, "
+                "last_seen=excluded.last_seen, count=excluded.count",
+                [
+                    (key, s.status, s.first_seen.isoformat(), s.last_seen.isoformat(), s.count)
+                    for key, s in streaks.items()
+                ],
+            )
+            db.executemany(
+                "INSERT INTO outages VALUES (?, ?, ?, ?)",
+                [(run_id, scope, bad, total) for scope, bad, total in outages],
+            )
+            db.executemany(
+                "UPDATE notices SET resolved_at = ? WHERE marker = ? AND resolved_at IS NULL",
+                [(stamp, marker) for marker in resolved],
+            )
+        self.save_identities(identity_rows)
+        assert run_id is not None
+        return run_id
+
+    def record_notice(
+        self, markers: Iterable[str], *, page: str, talk_page: str, revid: int | None, at: datetime
+    ) -> None:
+        """Findings reported on a talk page: never again while they persist."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO notices VALUES (?, ?, ?, ?, ?, NULL) ON CONFLICT(marker) DO UPDATE "
+                "SET page=excluded.page, talk_page=excluded.talk_page, revid=excluded.revid, "
+                "posted_at=excluded.posted_at, resolved_at=NULL",
+                [(m, page, talk_page, revid, at.isoformat()) for m in markers],
+            )
+
+    def record_edit(
+        self,
+        *,
+        page: str,
+        revid: int | None,
+        summary: str,
+        fixes: Iterable[FixRecord],
+        at: datetime,
+    ) -> None:
+        """A page edit and the fixes in it."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO edits VALUES (?, ?, ?, ?)", (page, revid, summary, at.isoformat())
+            )
+            db.executemany(
+                "INSERT INTO fixes VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(page, old_key) DO UPDATE "
+                "SET new_key=excluded.new_key, new_url=excluded.new_url, revid=excluded.revid, "
+                "made_at=excluded.made_at",
+                [
+                    (f.page, f.old_key, f.new_key, f.new_url, f.revid, f.made_at.isoformat())
+                    for f in fixes
+                ],
             )
 
     def close(self) -> None:

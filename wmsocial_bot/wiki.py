@@ -261,7 +261,12 @@ class Wiki:
         return page
 
     def _load(
-        self, title: str, *, follow_redirects: bool = True, allow_missing: bool = False
+        self,
+        title: str,
+        *,
+        follow_redirects: bool = True,
+        allow_missing: bool = False,
+        models: tuple[str, ...] = ("wikitext",),
     ) -> tuple[Any, PageRevision | None]:
         """A fresh Page object and its latest revision (None if missing and allowed)."""
         exceptions = _exceptions()
@@ -297,9 +302,9 @@ class Wiki:
             raise WikiError(
                 f"cannot read [[{title}]] on {self.site_name}: {_one_line(exc)}"
             ) from exc
-        if model != "wikitext":
+        if model not in models:
             raise WikiError(
-                f"[[{page.title()}]] has content model {model!r}, not wikitext; "
+                f"[[{page.title()}]] has content model {model!r}, not {' or '.join(models)}; "
                 "the bot only reads and edits wikitext pages"
             )
         return page, PageRevision(
@@ -309,15 +314,28 @@ class Wiki:
             timestamp=revision.timestamp.isoformat(),
         )
 
-    def read(self, title: str) -> PageRevision:
+    def read(self, title: str, *, models: tuple[str, ...] = ("wikitext",)) -> PageRevision:
         """The latest revision of a page, following redirects.
 
-        A missing page, an invalid title or a content model other than wikitext raises
-        :class:`WikiError` with a one-line message.
+        A missing page, an invalid title or a content model not in ``models`` (wikitext
+        unless told otherwise) raises :class:`WikiError` with a one-line message.
         """
-        revision = self._load(title)[1]
+        revision = self._load(title, models=models)[1]
         assert revision is not None
         return revision
+
+    def read_if_exists(
+        self, title: str, *, models: tuple[str, ...] = ("wikitext",)
+    ) -> PageRevision | None:
+        """Like :meth:`read`, but None for a missing page."""
+        return self._load(title, allow_missing=True, models=models)[1]
+
+    def talk_title(self, title: str) -> str:
+        """The title of the talk page that belongs to ``title`` (``Talk:Social media``)."""
+        page = self._page(title)
+        if page.isTalkPage():
+            return str(page.title())
+        return str(page.toggleTalkPage().title())
 
     def exists(self, title: str) -> bool:
         """Whether the page exists (a redirect counts as existing)."""
@@ -423,7 +441,7 @@ class Wiki:
         self,
         title: str,
         change: Callable[[str], str | None],
-        summary: str,
+        summary: str | Callable[[], str],
         *,
         minor: bool = True,
         tags: Sequence[str] = (),
@@ -440,6 +458,8 @@ class Wiki:
 
         ``create``: a missing page counts as empty text and is created (never re-created over
         a concurrent creation); otherwise a missing page is a WikiError.
+        ``summary`` may be a callable, asked after each ``change``: after a conflict the change
+        made to the new text can differ, and the summary should say what it really was.
         Redirects are followed; the outcome's ``title`` is the page that was edited.
         """
         if max_attempts < 1:
@@ -477,7 +497,7 @@ class Wiki:
             try:
                 page.text = new
                 page.save(
-                    summary=summary,
+                    summary=summary() if callable(summary) else summary,
                     minor=minor,
                     bot=True,
                     watch="nochange",

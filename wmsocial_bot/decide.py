@@ -1,0 +1,302 @@
+"""Decide: check results + history -> fixes, findings, outages and the status table (pure).
+
+Nothing here does I/O.  A bad result becomes a *finding* only once it has been seen often
+enough over a long enough time (``[policy] confirmations`` over ``confirm_days``); explicit
+statements by a platform (suspended, deactivated, moved, renamed, limited, a refused link)
+confirm sooner.  When many accounts of one host or platform go bad in the same run, that is an
+outage: recorded and shown, never acted on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from wmsocial_bot.extract import Extraction
+from wmsocial_bot.model import Account, CheckResult, Finding, Fix, Status, StatusRow
+from wmsocial_bot.platforms import identify_url
+from wmsocial_bot.platforms.mastodon import split_handle
+from wmsocial_bot.state import FixRecord, Streak
+
+# Statuses that count towards an outage: the server or platform, not the account, may be at fault.
+OUTAGE_STATUSES = frozenset(
+    {Status.DELETED, Status.SUSPENDED, Status.DEACTIVATED, Status.UNREACHABLE}
+)
+# Statuses a platform states outright; they need fewer sightings.
+EXPLICIT = frozenset(
+    {
+        Status.SUSPENDED,
+        Status.DEACTIVATED,
+        Status.MOVED,
+        Status.RENAMED,
+        Status.LIMITED,
+        Status.INVALID,
+    }
+)
+# Statuses that need a human, as talk-page findings.
+NOTICE_STATUSES = frozenset(
+    {Status.DELETED, Status.SUSPENDED, Status.DEACTIVATED, Status.UNREACHABLE, Status.INVALID}
+)
+ACTIONS = {
+    Status.DELETED: "Check the account; if it is really gone, remove or annotate the entry.",
+    Status.SUSPENDED: "Check why it was suspended; remove or annotate the entry if it stays so.",
+    Status.DEACTIVATED: "Ask the owner whether it is coming back; else remove or annotate it.",
+    Status.UNREACHABLE: "The server has not answered for days; check whether it has shut down.",
+    Status.INVALID: "Correct the link.",
+    Status.INACTIVE: "Ask the owner whether the account is still used; mark it inactive if not.",
+    Status.MOVED: "Find the account's new address and update the link by hand.",
+    Status.RENAMED: "Update the link to the account's new handle by hand.",
+}
+_OWNER_COLUMN = re.compile(r"owner|organi[sz]ation|chapter|group|affiliate|name|who|entity", re.I)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The knobs of ``[policy]`` (maybe overridden on-wiki) and the ignore list."""
+
+    confirmations: int = 3
+    confirm_days: int = 7
+    outage_share: float = 0.5
+    outage_min_accounts: int = 4
+    max_fixes_per_run: int = 25
+    report_inactive: bool = True
+    ignore: frozenset[str] = frozenset()
+
+    def needs(self, status: Status) -> tuple[int, timedelta]:
+        """(sightings, time span) before ``status`` is acted on."""
+        if status in EXPLICIT:
+            return min(self.confirmations, 2), timedelta(days=min(self.confirm_days, 1))
+        return self.confirmations, timedelta(days=self.confirm_days)
+
+
+@dataclass(frozen=True)
+class Outage:
+    scope: str  # "host:wikis.world" or "platform:bluesky"
+    bad: int
+    total: int
+
+    @property
+    def share(self) -> float:
+        return self.bad / self.total
+
+
+@dataclass(frozen=True)
+class Decision:
+    fixes: tuple[Fix, ...]
+    findings: tuple[Finding, ...]  # every confirmed finding; `act` posts only the new ones
+    outages: tuple[Outage, ...]
+    streaks: Mapping[str, Streak]  # to store
+    rows: tuple[StatusRow, ...]
+    waiting: tuple[tuple[str, str], ...] = field(default=())  # (key, "seen 1 of 3 times ...")
+    ignored: tuple[str, ...] = ()
+    capped: int = 0  # fixes left for a later run by max_fixes_per_run
+
+
+def scope_of(account: Account) -> str:
+    """Where an outage would come from: the fediverse server, or the whole platform."""
+    if account.platform == "mastodon":
+        return f"host:{split_handle(account.handle)[1]}"
+    return f"platform:{account.platform}"
+
+
+def ignore_keys(entries: Sequence[str]) -> frozenset[str]:
+    """Ignore-list entries (account keys like ``mastodon:a@b.example``, or links) -> keys."""
+    keys = set()
+    for entry in entries:
+        entry = entry.strip()
+        found = identify_url(entry) if "://" in entry else None
+        keys.add(f"{found.platform}:{found.handle}" if found else entry.lower())
+    return frozenset(keys)
+
+
+def owner_of(account: Account) -> str | None:
+    """The row's owner cell, or else its first cell: who a maintainer should ask."""
+    for name, value in account.cells:
+        if _OWNER_COLUMN.search(name):
+            return value
+    return account.cells[0][1] if account.cells else None
+
+
+def next_streak(previous: Streak | None, status: Status, now: datetime) -> Streak | None:
+    """The streak after this check; ``unverifiable`` is no evidence and changes nothing."""
+    if status == Status.UNVERIFIABLE:
+        return previous or Streak(status.value, now, now, 1)
+    if previous is not None and previous.status == status.value:
+        return Streak(previous.status, previous.first_seen, now, previous.count + 1)
+    return Streak(status.value, now, now, 1)
+
+
+def decide(
+    results: Sequence[CheckResult],
+    extraction: Extraction,
+    previous: Mapping[str, Streak],
+    applied: Mapping[str, FixRecord],
+    policy: Policy,
+    now: datetime,
+    *,
+    counted: frozenset[str] = frozenset(),
+) -> Decision:
+    """Fixes, findings and outages from this run's results and the history before it.
+
+    ``counted``: accounts already counted in this run (listed on an earlier page too); their
+    streak in ``previous`` is already this run's.
+    """
+    unique = [r for r in results if r.account.duplicate_of is None]
+    outages = _outages(unique, policy)
+    in_outage = {o.scope for o in outages}
+    streaks: dict[str, Streak] = {}
+    fixes: list[Fix] = []
+    findings: list[Finding] = []
+    waiting: list[tuple[str, str]] = []
+    ignored: list[str] = []
+    rows: list[StatusRow] = []
+    listed = {a.key for a in extraction.accounts}
+    for result in unique:
+        account = result.account
+        key = account.key
+        affected = result.status in OUTAGE_STATUSES and scope_of(account) in in_outage
+        streak = (
+            previous.get(key) if affected else next_streak(previous.get(key), result.status, now)
+        )
+        if streak is not None:
+            streaks[key] = streak
+        rows.append(_row(result, streak))
+        if key in policy.ignore:
+            ignored.append(key)
+            continue
+        if affected or result.status in (Status.OK, Status.UNVERIFIABLE, Status.LIMITED):
+            continue
+        if result.status == Status.INACTIVE and not policy.report_inactive:
+            continue
+        assert streak is not None
+        count, span = policy.needs(result.status)
+        if streak.count < count or streak.last_seen - streak.first_seen < span:
+            waiting.append(
+                (
+                    key,
+                    f"{result.status.value}: seen {streak.count} of {count} times "
+                    f"over {(streak.last_seen - streak.first_seen).days} of {span.days} days",
+                )
+            )
+            continue
+        record = applied.get(key)
+        if result.status in (Status.MOVED, Status.RENAMED):
+            if record is not None:
+                findings.append(
+                    _finding(
+                        result,
+                        streak,
+                        "reverted",
+                        f"the bot changed this link to {record.new_url} "
+                        f"({record.made_at.date()}), and someone changed it back",
+                        "Decide which link is right; the bot will not change it again.",
+                    )
+                )
+                continue
+            if result.new_url and result.new_handle:
+                fixes.append(
+                    Fix(
+                        key,
+                        account.platform,
+                        account.handle,
+                        result.new_handle,
+                        result.new_url,
+                        result.status.value,
+                    )
+                )
+                continue
+            findings.append(
+                _finding(result, streak, result.status.value, result.detail, ACTIONS[result.status])
+            )
+            continue
+        findings.append(
+            _finding(
+                result,
+                streak,
+                result.status.value,
+                result.detail,
+                ACTIONS.get(result.status, "Check the account."),
+            )
+        )
+    for first, later in extraction.duplicates:
+        if first.key in policy.ignore:
+            continue
+        findings.append(
+            Finding(
+                key=first.key,
+                kind="duplicate",
+                platform=first.platform,
+                handle=first.handle,
+                url=first.url,
+                section=first.section,
+                owner=owner_of(first),
+                since=now.date(),
+                evidence=f"listed more than once: line {first.line} and line {later.line}",
+                action="Keep one entry and remove the other.",
+                label=first.label,
+            )
+        )
+    # Findings of earlier fixes whose new account is gone from the page are left alone; a
+    # fix whose old account is listed again is caught above as "reverted".
+    del listed
+    capped = max(0, len(fixes) - policy.max_fixes_per_run)
+    return Decision(
+        fixes=tuple(fixes[: policy.max_fixes_per_run]),
+        findings=tuple(findings),
+        outages=tuple(outages),
+        streaks=streaks,
+        rows=tuple(rows),
+        waiting=tuple(waiting),
+        ignored=tuple(ignored),
+        capped=capped,
+    )
+
+
+def _outages(results: Sequence[CheckResult], policy: Policy) -> list[Outage]:
+    totals: dict[str, int] = {}
+    bad: dict[str, int] = {}
+    for result in results:
+        scope = scope_of(result.account)
+        totals[scope] = totals.get(scope, 0) + 1
+        if result.status in OUTAGE_STATUSES:
+            bad[scope] = bad.get(scope, 0) + 1
+    return [
+        Outage(scope, bad[scope], totals[scope])
+        for scope in sorted(bad)
+        if totals[scope] >= policy.outage_min_accounts
+        and bad[scope] / totals[scope] >= policy.outage_share
+    ]
+
+
+def _finding(result: CheckResult, streak: Streak, kind: str, evidence: str, action: str) -> Finding:
+    account = result.account
+    return Finding(
+        key=account.key,
+        kind=kind,
+        platform=account.platform,
+        handle=account.handle,
+        url=account.url,
+        section=account.section,
+        owner=owner_of(account),
+        since=streak.first_seen.date(),
+        evidence=evidence,
+        action=action,
+        label=account.label,
+    )
+
+
+def _row(result: CheckResult, streak: Streak | None) -> StatusRow:
+    account = result.account
+    return StatusRow(
+        platform=account.platform,
+        handle=account.handle,
+        url=account.url,
+        status=result.status.value,
+        last_activity=result.last_activity,
+        since=streak.first_seen.date() if streak and streak.status == result.status.value else None,
+        verified=result.verified,
+        owner=owner_of(account),
+        detail=result.detail,
+    )

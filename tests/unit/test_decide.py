@@ -1,0 +1,165 @@
+"""The decide stage: confirmation before action, outages, reverts, ignore list (pure)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from wmsocial_bot.decide import Policy, decide, next_streak
+from wmsocial_bot.extract import Extraction, extract_accounts
+from wmsocial_bot.model import CheckResult, Status
+from wmsocial_bot.state import FixRecord, Streak
+
+DAY0 = datetime(2026, 11, 1, tzinfo=UTC)
+PAGE = (
+    "".join(f"* https://host.example/@u{i}\n" for i in range(10))
+    + "* https://bsky.app/profile/a.bsky.social\n"
+)
+
+
+def results(
+    extraction: Extraction, status: dict[str, Status], **extra: object
+) -> list[CheckResult]:
+    return [
+        CheckResult(a, status.get(a.handle, Status.OK), "evidence", **extra)  # type: ignore[arg-type]
+        for a in extraction.accounts
+    ]
+
+
+def run_days(statuses: list[dict[str, Status]], policy: Policy, days: int = 1) -> list:
+    extraction = extract_accounts(PAGE)
+    streaks: dict[str, Streak] = {}
+    decisions = []
+    for n, status in enumerate(statuses):
+        now = DAY0 + timedelta(days=n * days)
+        decision = decide(results(extraction, status), extraction, streaks, {}, policy, now)
+        streaks = {**streaks, **decision.streaks}
+        decisions.append(decision)
+    return decisions
+
+
+def kinds(decision: object) -> set[str]:
+    return {f.marker for f in decision.findings}  # type: ignore[attr-defined]
+
+
+def test_deleted_needs_three_sightings_over_seven_days() -> None:
+    gone = {"u1@host.example": Status.DELETED}
+    decisions = run_days([gone] * 4, Policy(), days=4)  # days 0, 4, 8: the third spans 8
+    assert [bool(kinds(d)) for d in decisions] == [False, False, True, True]
+    assert decisions[0].waiting[0][0] == "mastodon:u1@host.example"
+
+
+def test_three_sightings_in_one_day_are_not_enough() -> None:
+    gone = {"u1@host.example": Status.DELETED}
+    decisions = run_days([gone] * 5, Policy(), days=0)
+    assert not any(kinds(d) for d in decisions)
+
+
+def test_a_good_check_resets_the_count() -> None:
+    gone = {"u1@host.example": Status.DELETED}
+    decisions = run_days([gone, gone, {}, gone, gone], Policy(), days=3)
+    assert not any(kinds(d) for d in decisions)
+
+
+def test_explicit_statements_confirm_sooner() -> None:
+    suspended = {"u1@host.example": Status.SUSPENDED}
+    decisions = run_days([suspended] * 2, Policy(), days=1)
+    assert [bool(kinds(d)) for d in decisions] == [False, True]
+
+
+def test_one_confirmation_over_zero_days_acts_at_once() -> None:
+    (decision,) = run_days(
+        [{"u1@host.example": Status.DELETED}], Policy(confirmations=1, confirm_days=0)
+    )
+    assert kinds(decision) == {"deleted:mastodon:u1@host.example"}
+    assert decision.findings[0].since == DAY0.date()
+
+
+def test_unverifiable_is_no_evidence_either_way() -> None:
+    previous = Streak("deleted", DAY0, DAY0, 2)
+    assert next_streak(previous, Status.UNVERIFIABLE, DAY0 + timedelta(days=1)) == previous
+
+
+def test_outage_when_half_of_a_host_goes_bad_at_once() -> None:
+    down = {f"u{i}@host.example": Status.UNREACHABLE for i in range(6)}
+    (decision,) = run_days([down], Policy(confirmations=1, confirm_days=0))
+    assert [(o.scope, o.bad, o.total) for o in decision.outages] == [("host:host.example", 6, 10)]
+    assert not kinds(decision), "an outage is never acted on"
+    assert "mastodon:u0@host.example" not in decision.streaks, "and not counted either"
+
+
+def test_small_hosts_never_look_like_outages() -> None:
+    extraction = extract_accounts("* https://tiny.example/@a\n* https://tiny.example/@b\n")
+    decision = decide(
+        results(extraction, {"a@tiny.example": Status.DELETED}),
+        extraction,
+        {},
+        {},
+        Policy(confirmations=1, confirm_days=0),
+        DAY0,
+    )
+    assert decision.outages == () and kinds(decision) == {"deleted:mastodon:a@tiny.example"}
+
+
+def test_moved_with_successor_is_a_fix_and_without_one_a_finding() -> None:
+    extraction = extract_accounts("* https://old.example/@a\n* https://old.example/@b\n")
+    found = [
+        CheckResult(
+            extraction.accounts[0],
+            Status.MOVED,
+            "moved",
+            new_url="https://new.example/@a",
+            new_handle="a@new.example",
+        ),
+        CheckResult(extraction.accounts[1], Status.MOVED, "moved in a loop"),
+    ]
+    decision = decide(found, extraction, {}, {}, Policy(confirmations=1, confirm_days=0), DAY0)
+    assert [f.summary for f in decision.fixes] == ["@a@old.example -> @a@new.example (moved)"]
+    assert kinds(decision) == {"moved:mastodon:b@old.example"}
+
+
+def test_a_reverted_fix_becomes_a_finding() -> None:
+    extraction = extract_accounts("* https://old.example/@a\n")
+    found = [
+        CheckResult(
+            extraction.accounts[0],
+            Status.MOVED,
+            "moved",
+            new_url="https://new.example/@a",
+            new_handle="a@new.example",
+        )
+    ]
+    applied = {
+        "mastodon:a@old.example": FixRecord(
+            "P",
+            "mastodon:a@old.example",
+            "mastodon:a@new.example",
+            "https://new.example/@a",
+            5,
+            DAY0,
+        )
+    }
+    decision = decide(found, extraction, {}, applied, Policy(confirmations=1, confirm_days=0), DAY0)
+    assert decision.fixes == () and kinds(decision) == {"reverted:mastodon:a@old.example"}
+
+
+def test_ignore_list_and_fix_cap() -> None:
+    extraction = extract_accounts("".join(f"* https://old.example/@a{i}\n" for i in range(3)))
+    found = [
+        CheckResult(
+            a,
+            Status.MOVED,
+            "moved",
+            new_url=f"https://new.example/@{a.handle[:2]}",
+            new_handle=f"{a.handle[:2]}@new.example",
+        )
+        for a in extraction.accounts
+    ]
+    policy = Policy(
+        confirmations=1,
+        confirm_days=0,
+        max_fixes_per_run=1,
+        ignore=frozenset({"mastodon:a0@old.example"}),
+    )
+    decision = decide(found, extraction, {}, {}, policy, DAY0)
+    assert len(decision.fixes) == 1 and decision.capped == 1
+    assert decision.ignored == ("mastodon:a0@old.example",)

@@ -9,7 +9,7 @@ results back to every place an account is listed.  A bug in one checker becomes 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -30,6 +30,7 @@ def check_accounts(
     inactive_days: int = 365,
     known: Mapping[str, Identity] | None = None,
     now: datetime | None = None,
+    progress: Callable[[], None] | None = None,
 ) -> list[CheckResult]:
     """Check every distinct account once; return a result for every listed place, in order.
 
@@ -44,9 +45,12 @@ def check_accounts(
         by_platform.setdefault(account.platform, []).append(account)
     modules = {module.NAME: module for module in MODULES}
     when = now or datetime.now(UTC)
+    tick = progress or (lambda: None)
     with ThreadPoolExecutor(max_workers=len(MODULES), thread_name_prefix="platform") as outer:
         futures = [
-            outer.submit(_check_platform, modules[platform], group, net, when, inactive_days, known)
+            outer.submit(
+                _check_platform, modules[platform], group, net, when, inactive_days, known, tick
+            )
             for platform, group in by_platform.items()
         ]
         found = {item.account.key: item for f in futures for item in f.result()}
@@ -63,12 +67,23 @@ def _check_platform(
     now: datetime,
     inactive_days: int,
     known: Mapping[str, Identity] | None,
+    tick: Callable[[], None],
 ) -> list[CheckResult]:
     """One platform's accounts, with workers of its own: a slow platform never queues another."""
     workers = net.config.max_connections + 8  # enough threads to fill every connection slot
+    ticked: set[str] = set()
+
+    def done(account: Account) -> None:
+        if account.key not in ticked:
+            ticked.add(account.key)
+            tick()
+
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=module.NAME) as executor:
-        ctx = CheckContext(net, now, inactive_days, known or {}, executor)
-        return _run_checker(module, group, ctx)
+        ctx = CheckContext(net, now, inactive_days, known or {}, executor, done)
+        found = _run_checker(module, group, ctx)
+    for account in group:
+        done(account)  # accounts a checker answered without check_each
+    return found
 
 
 def _run_checker(module: ModuleType, group: list[Account], ctx: CheckContext) -> list[CheckResult]:

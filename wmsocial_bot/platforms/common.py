@@ -77,6 +77,7 @@ class CheckContext:
     inactive_days: int
     known: Mapping[str, Identity]
     executor: ThreadPoolExecutor
+    done: Callable[[Account], None] = lambda _account: None  # progress, once per account
 
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
         """Run ``fn`` over ``items`` concurrently (the network layer enforces the limits)."""
@@ -102,6 +103,8 @@ class CheckContext:
                 log.exception("checking %s failed", account.key)
                 detail = "the check failed with an internal error (see the log)"
                 return result(account, Status.UNVERIFIABLE, detail)
+            finally:
+                self.done(account)
 
         items = list(accounts)
         if host_of is None:

@@ -1,0 +1,124 @@
+"""How results are shown: aligned tables (coloured on a terminal), JSON, wiki tables, progress.
+
+Presentation only; nothing here decides anything.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from wmsocial_bot.notices import inert, link, platform_name, shown_handle
+
+log = logging.getLogger("wmsocial_bot")
+
+_COLOURS = {
+    "ok": "32",  # green
+    "inactive": "33",  # yellow
+    "moved": "33",
+    "renamed": "33",
+    "limited": "33",
+    "deleted": "31",  # red
+    "suspended": "31",
+    "deactivated": "31",
+    "invalid": "31",
+    "unreachable": "90",  # grey: says nothing about the account
+    "unverifiable": "90",
+}
+
+
+def use_colour(stream: TextIO) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
+def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, colour: bool = False) -> str:
+    """A plain, aligned text table; the status column coloured when ``colour``."""
+    cells = [["" if row.get(c) is None else str(row[c]) for c in columns] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
+    for row in cells:
+        shown = []
+        for column, value, width in zip(columns, row, widths, strict=True):
+            padded = value.ljust(width)
+            if colour and column == "status" and value in _COLOURS:
+                padded = f"\033[{_COLOURS[value]}m{value}\033[0m" + " " * (width - len(value))
+            shown.append(padded)
+        lines.append("  ".join(shown).rstrip())
+    return "\n".join(lines)
+
+
+def as_json(rows: Sequence[dict[str, Any]]) -> str:
+    return json.dumps(list(rows), ensure_ascii=False, indent=2)
+
+
+def wikitable(rows: Sequence[dict[str, Any]], *, checked: bool) -> str:
+    """A sortable wikitable to paste on a wiki; page-derived text is made inert."""
+    header = ["Platform", "Account", "Section", "Owner"]
+    if checked:
+        header += ["Status", "Last activity", "Verified", "Detail"]
+    lines = ['{| class="wikitable sortable"', "! " + " !! ".join(header)]
+    for row in rows:
+        cells = dict(row.get("cells") or {})
+        owner = next((v for k, v in cells.items() if "owner" in k.lower()), None)
+        owner = owner or next(iter(cells.values()), "")
+        values = [
+            platform_name(row["platform"]),
+            link(row.get("url"), shown_handle(row["platform"], row["handle"])),
+            inert(row.get("section") or ""),
+            inert(owner or ""),
+        ]
+        if checked:
+            verified = row.get("verified")
+            values += [
+                inert(row["status"]),
+                row.get("last_activity") or "",
+                "" if verified is None else ("yes" if verified else "no"),
+                inert(row.get("detail") or ""),
+            ]
+        lines.append("|-")
+        lines += [f"| {value}".rstrip() for value in values]
+    lines.append("|}")
+    return "\n".join(lines)
+
+
+class Progress:
+    """Progress of a long check: a bar on a terminal, a log line now and then otherwise."""
+
+    def __init__(self, total: int, stream: TextIO | None = None, *, every: float = 10.0) -> None:
+        self.total = total
+        self.stream = stream or sys.stderr
+        self.bar = self.stream.isatty()
+        self.every = every
+        self.done = 0
+        self._lock = threading.Lock()
+        self._last = 0.0
+        self._started = time.monotonic()
+
+    def __call__(self) -> None:
+        """One more account checked (called from many threads)."""
+        with self._lock:
+            self.done += 1
+            now = time.monotonic()
+            final = self.done >= self.total
+            if self.bar:
+                if final or now - self._last >= 0.1:
+                    self._last = now
+                    width = 30
+                    filled = int(width * self.done / max(self.total, 1))
+                    bar = "#" * filled + " " * (width - filled)
+                    self.stream.write(f"\r[{bar}] {self.done}/{self.total} accounts")
+                    if final:
+                        self.stream.write("\n")
+                    self.stream.flush()
+            elif final or now - self._last >= self.every:
+                self._last = now
+                log.info(
+                    "checked %d of %d accounts (%.0f s)", self.done, self.total, now - self._started
+                )

@@ -8,15 +8,15 @@ wiki or network failed it); 2 a user error (bad arguments, missing file or page,
 from __future__ import annotations
 
 import argparse
-import json
 import logging
+import os
 import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from wmsocial_bot import __version__
+from wmsocial_bot import __version__, output
 from wmsocial_bot.checks import check_accounts
 from wmsocial_bot.config import load_config
 from wmsocial_bot.errors import InputError, UserError
@@ -53,52 +53,63 @@ def split_pywikibot_args(argv: Sequence[str]) -> tuple[list[str], list[str]]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    source = common.add_mutually_exclusive_group()
-    source.add_argument(
-        "--page", metavar="TITLE", help="read this wiki page (default site meta:meta)"
-    )
-    source.add_argument("--wikitext", metavar="FILE", type=Path, help="read wikitext from a file")
-    common.add_argument(
-        "--format",
-        choices=("table", "json"),
-        default="table",
-        help="output format (default: table)",
-    )
-    common.add_argument(
+    """``list``, ``check`` and ``run`` share their options; each has its own ``--help``."""
+    shared = argparse.ArgumentParser(add_help=False)
+    shared.add_argument(
         "--config",
         metavar="FILE",
         type=Path,
         help="TOML config file (default: $WMSOCIAL_BOT_CONFIG, else "
-        "~/.config/wmsocial-bot/config.toml if it exists)",
+        "~/.config/wmsocial-bot/config.toml if it exists); see docs/configuration.md",
     )
-    common.add_argument(
+    shared.add_argument(
         "--endpoint",
         metavar="HOST=BASEURL",
         action="append",
         default=[],
         help="send requests for https://HOST/... to BASEURL/... (repeatable; overrides the config)",
     )
-    common.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
-    common.add_argument("-q", "--quiet", action="count", default=0, help="less log output")
+    shared.add_argument("-v", "--verbose", action="count", default=0, help="debug log output")
+    shared.add_argument(
+        "-q", "--quiet", action="count", default=0, help="warnings only (-qq: errors only)"
+    )
+
+    reading = argparse.ArgumentParser(add_help=False)
+    source = reading.add_mutually_exclusive_group()
+    source.add_argument(
+        "--page", metavar="TITLE", help="read this wiki page (default: [wiki] page, on meta:meta)"
+    )
+    source.add_argument("--wikitext", metavar="FILE", type=Path, help="read wikitext from a file")
+    reading.add_argument(
+        "--format",
+        choices=("table", "json", "wikitext"),
+        default="table",
+        help="table (coloured on a terminal), json (one array), or wikitext (a sortable table "
+        "to paste on a wiki); default: table",
+    )
 
     parser = argparse.ArgumentParser(
         prog="wmsocial-bot",
         description="Keep wiki pages that list social-media accounts honest.",
         epilog="Pywikibot's global options (-simulate, -user:, -family:, -lang:, -site:, "
-        "-maxlag:, -log, -dir:) are accepted anywhere on the command line.",
+        "-maxlag:, -log, -dir:) are accepted anywhere on the command line. Exit codes: "
+        f"{EXIT_OK} the run completed, {EXIT_FAILED} it failed, {EXIT_USER_ERROR} a user error "
+        f"(bad arguments, config, file or page), {EXIT_STRICT} check --strict found stale "
+        "accounts.",
     )
     parser.add_argument("--version", action="version", version=f"wmsocial-bot {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser(
         "list",
-        parents=[common],
+        parents=[reading, shared],
         help="list every social-media account a page lists",
-        description="Print every social-media account the page lists, with where it is.",
+        description="Print every social-media account the page lists, with where it is: "
+        "platform, canonical handle, the link as written, section, line, table cells and the "
+        "exact source span. Makes no network request except reading --page.",
     )
     check = sub.add_parser(
         "check",
-        parents=[common],
+        parents=[reading, shared],
         help="check every account against its platform",
         description="Check every account the page lists against its platform and print what "
         "happened to each, with the evidence. Writes nothing to the wiki; remembers learned "
@@ -112,13 +123,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run = sub.add_parser(
         "run",
-        parents=[common],
+        parents=[shared],
         help="check, fix moved and renamed links, and post one talk-page notice",
         description="The bot's job: check every account on the configured pages (or --page), "
         "fix moved and renamed links in one byte-minimal edit, post one talk-page section about "
         "new findings that need a human, and update the status page. Writes only while the run "
         "page says 'yes'.",
     )
+    run.add_argument("--page", metavar="TITLE", help="this page instead of [wiki] page(s)")
     run.add_argument(
         "--dry-run",
         action="store_true",
@@ -166,29 +178,24 @@ def read_accounts(args: argparse.Namespace, pywikibot_args: list[str]) -> tuple[
     return extraction, name
 
 
-def format_table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
-    """A plain, aligned text table."""
-    cells = [
-        [str(row.get(col) if row.get(col) is not None else "") for col in columns] for row in rows
-    ]
-    widths = [max([len(col)] + [len(r[i]) for r in cells]) for i, col in enumerate(columns)]
-    lines = [
-        "  ".join(col.upper().ljust(w) for col, w in zip(columns, widths, strict=True)).rstrip()
-    ]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
-    return "\n".join(lines)
-
-
 def cmd_list(args: argparse.Namespace, pywikibot_args: list[str]) -> int:
     extraction, _name = read_accounts(args, pywikibot_args)
     rows = [account.to_json() for account in extraction.accounts]
-    if args.format == "json":
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
-    else:
-        for row in rows:
-            row["dup"] = "dup" if "duplicate_of" in row else ""
-        print(format_table(rows, ("platform", "handle", "section", "line", "dup", "url")))
+    for row in rows:
+        row["dup"] = "dup" if "duplicate_of" in row else ""
+    show(args.format, rows, ("platform", "handle", "section", "line", "dup", "url"), checked=False)
     return EXIT_OK
+
+
+def show(fmt: str, rows: list[dict[str, Any]], columns: tuple[str, ...], *, checked: bool) -> None:
+    if fmt == "json":
+        for row in rows:
+            row.pop("dup", None)
+        print(output.as_json(rows))
+    elif fmt == "wikitext":
+        print(output.wikitable(rows, checked=checked))
+    else:
+        print(output.table(rows, columns, colour=output.use_colour(sys.stdout)))
 
 
 def cmd_check(args: argparse.Namespace, pywikibot_args: list[str]) -> int:
@@ -200,19 +207,21 @@ def cmd_check(args: argparse.Namespace, pywikibot_args: list[str]) -> int:
         known = store.identities()
         log.info("checking %d accounts from %s", len(extraction.unique), name)
         results = check_accounts(
-            extraction.accounts, net, inactive_days=config.policy.inactive_days, known=known
+            extraction.accounts,
+            net,
+            inactive_days=config.policy.inactive_days,
+            known=known,
+            progress=output.Progress(len(extraction.unique)) if args.quiet == 0 else None,
         )
         store.save_identities(r.learned for r in results if r.learned is not None)
     finally:
         store.close()
     rows = [r.to_json() for r in results]
-    if args.format == "json":
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
-    else:
+    if args.format == "table":
         for row in rows:
             row["detail"] = _shorten(row["detail"], 70)
-        columns = ("platform", "handle", "status", "last_activity", "detail", "new_url")
-        print(format_table(rows, columns))
+    columns = ("platform", "handle", "status", "last_activity", "detail", "new_url")
+    show(args.format, rows, columns, checked=True)
     stale = [r for r in results if r.status in STALE]
     if args.strict and stale:
         return EXIT_STRICT
@@ -224,8 +233,6 @@ def _shorten(text: str, width: int) -> str:
 
 
 def cmd_run(args: argparse.Namespace, pywikibot_args: list[str]) -> int:
-    if args.wikitext is not None:
-        raise UserError("run works on wiki pages: use --page, or [wiki] page in the config")
     config = load_config(args.config, args.endpoint)
     from wmsocial_bot.run import run_bot
     from wmsocial_bot.wiki import Wiki
@@ -260,7 +267,7 @@ def setup_logging(level: int) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     pywikibot_args, ours = split_pywikibot_args(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(ours)
-    setup_logging(logging.WARNING - 10 * args.verbose + 10 * args.quiet)
+    setup_logging(logging.INFO - 10 * args.verbose + 10 * args.quiet)
     try:
         return COMMANDS[args.command](args, pywikibot_args)
     except UserError as exc:
@@ -269,3 +276,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("wmsocial-bot: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK

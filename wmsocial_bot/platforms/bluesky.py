@@ -95,7 +95,11 @@ class _Bluesky:
 
         self.ctx = ctx
         net = ctx.net
-        request = Request(transport=net.httpx_transport(), timeout=net.config.timeout)
+        request = Request(
+            transport=net.httpx_transport(),
+            timeout=net.config.timeout,
+            max_redirects=net.config.max_redirects,
+        )
         request.add_additional_header("User-Agent", net.user_agent("httpx", httpx.__version__))
         self.client = Client(base_url=f"https://{APPVIEW}", request=request)
 

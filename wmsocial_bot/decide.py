@@ -49,6 +49,11 @@ ACTIONS = {
     Status.MOVED: "Find the account's new address and update the link by hand.",
     Status.RENAMED: "Update the link to the account's new handle by hand.",
 }
+_NOT_OWNER_COLUMN = re.compile(
+    r"platform|service|network|site|account|handle|link|url|language|lang|notes?|remarks?|"
+    r"comments?|since|status|followers",
+    re.I,
+)
 _OWNER_COLUMN = re.compile(r"owner|organi[sz]ation|chapter|group|affiliate|name|who|entity", re.I)
 
 
@@ -112,11 +117,14 @@ def ignore_keys(entries: Sequence[str]) -> frozenset[str]:
 
 
 def owner_of(account: Account) -> str | None:
-    """The row's owner cell, or else its first cell: who a maintainer should ask."""
+    """The row's owner cell, or else its first cell that is not about the account itself."""
     for name, value in account.cells:
         if _OWNER_COLUMN.search(name):
             return value
-    return account.cells[0][1] if account.cells else None
+    for name, value in account.cells:
+        if not _NOT_OWNER_COLUMN.search(name):
+            return value
+    return None
 
 
 def next_streak(previous: Streak | None, status: Status, now: datetime) -> Streak | None:

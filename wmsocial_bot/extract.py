@@ -261,6 +261,7 @@ class _Walker:
         self.tables: list[_Table] = []
         self.cell: tuple[_Table, int, _Cell] | None = None
         self.template_depth = 0
+        self.labels: list[Span] = []  # labels of <tvar> links, which are plain text to the parser
         self._newlines = [m.start() for m in re.finditer("\n", text)]
 
     # -- traversal -------------------------------------------------------------------------
@@ -435,7 +436,9 @@ class _Walker:
         match = _TVAR_AFTER.match(self.text, span.end)
         if not match:
             return None, None
-        return match.group(2), Span(match.start(2), match.end(2))
+        label = Span(match.start(2), match.end(2))
+        self.labels.append(label)  # its text is the link's label, not another account
+        return match.group(2), label
 
     def scan_text(self, value: str, start: int) -> None:
         if "@" not in value:
@@ -443,6 +446,8 @@ class _Walker:
         for match in mastodon.TEXT_HANDLE.finditer(value):
             handle = mastodon.canonical(match.group("user"), match.group("host"))
             span = Span(start + match.start(), start + match.end())
+            if any(label.start <= span.start < label.end for label in self.labels[-4:]):
+                continue
             self.add(mastodon.NAME, handle, None, span, None, None, "text")
 
     # -- recording -------------------------------------------------------------------------

@@ -163,3 +163,17 @@ def test_ignore_list_and_fix_cap() -> None:
     decision = decide(found, extraction, {}, {}, policy, DAY0)
     assert len(decision.fixes) == 1 and decision.capped == 1
     assert decision.ignored == ("mastodon:a0@old.example",)
+
+
+def test_owner_is_never_the_platform_or_language_column() -> None:
+    from wmsocial_bot.decide import owner_of
+
+    table = (
+        "{|\n! Platform !! Language !! Account !! Run by\n"
+        "|-\n| Mastodon || en || @a@b.example || WMDE\n|}\n"
+    )
+    (account,) = extract_accounts(table).accounts
+    assert owner_of(account) == "WMDE"
+    plain = "{|\n! Platform !! Chapter !! Account\n|-\n| Mastodon || WMUK || @a@b.example\n|}\n"
+    (account,) = extract_accounts(plain).accounts
+    assert owner_of(account) == "WMUK"

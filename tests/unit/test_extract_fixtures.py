@@ -82,3 +82,12 @@ def test_rowspan_and_colspan_fill_the_row_cells() -> None:
         {"Owner": "WMDE", "Platform": "Bluesky"},
         {"Owner": "Everyone"},
     ]
+
+
+def test_a_tvar_link_label_showing_the_handle_is_not_a_second_account() -> None:
+    for text in (
+        "* [<tvar|x>https://chapters.example/@wp</> @wp@chapters.example]\n",
+        '* [<tvar name="x">https://chapters.example/@wp</tvar> @wp@chapters.example]\n',
+    ):
+        (account,) = extract_accounts(text).accounts
+        assert account.label == "@wp@chapters.example"

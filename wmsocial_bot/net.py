@@ -11,8 +11,9 @@
   ``Retry-After``) pace the requests to it before it has to say 429; a 429 or 503 halves the
   host's concurrency, which then grows back one step per streak of good answers; transient
   failures (timeouts, resets, 5xx, 429) are retried with capped, jittered exponential backoff
-  (tenacity); a host that fails or errs (5xx) several times in a row is not asked again in
-  this run, which bounds the time a dead server can cost.
+  (tenacity); a host that fails or errs (5xx) several times in a row, or refuses with 429 many
+  times in a row (a 429 storm), is not asked again in this run, which bounds the time a dead
+  or hostile server can cost.
 
 Mastodon.py gets :meth:`Net.requests_session`, atproto gets :meth:`Net.httpx_transport`, and
 the checks' own requests (WebFinger, nodeinfo, pages) use the same requests session.
@@ -48,6 +49,7 @@ METADATA_ADDRESSES = frozenset({"169.254.169.254", "fd00:ec2::254"})
 
 TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
 DOWN_AFTER = 3  # transport failures in a row before a host is given up for the run
+THROTTLED_AFTER = 10  # 429s in a row (no other answer between) before a host is given up
 BACKOFF_CAP = 8.0  # seconds, when a 429 or 503 does not say how long to wait
 GROW_AFTER = 10  # good answers in a row before a throttled host gets one more slot
 
@@ -134,6 +136,7 @@ class _Gate:
     failures: int = 0
     streak: int = 0
     throttles: int = 0
+    refusals: int = 0  # 429s in a row
     waiting: int = 0  # requests queued for this host: its share of the remaining work
     down: str | None = None
     cond: threading.Condition = field(default_factory=threading.Condition)
@@ -321,6 +324,12 @@ class Net:
                     gate.down = f"{gate.failures} server errors in a row"
                     self.stats["hosts given up"] += 1
                 remaining, wait = rate_limit_hints(reply.headers, time.time())
+                gate.refusals = gate.refusals + 1 if reply.status_code == 429 else 0
+                if gate.refusals >= THROTTLED_AFTER and not gate.down:
+                    # A 429 storm: each retry costs a pause, so without this a storm would
+                    # cost (requests x retries x pause); with it, at most this many pauses.
+                    gate.down = f"{gate.refusals} rate-limit refusals (HTTP 429) in a row"
+                    self.stats["hosts given up"] += 1
                 if reply.status_code in (429, 503):
                     self.stats[f"HTTP {reply.status_code}"] += 1
                     gate.throttles += 1

@@ -31,7 +31,7 @@ from wmsocial_bot.notices import (
     render_status_page,
     reported_markers,
 )
-from wmsocial_bot.state import FixRecord, SqliteStore, Streak
+from wmsocial_bot.state import FixRecord, SqliteStore, Streak, crash_point
 
 log = logging.getLogger(__name__)
 IGNORE_MARKER = re.compile(r"<!--\s*wmsocial-bot\s*:\s*ignore\s*-->", re.I)
@@ -266,6 +266,7 @@ def _run_page(
     report.results = check_accounts(
         extraction.accounts, net, inactive_days=config.policy.inactive_days, known=known, now=now
     )
+    crash_point("checks")
     # An account listed on two pages is checked twice but counted once per run.
     previous = {**streaks, **fresh}
     decision = decide(
@@ -388,6 +389,7 @@ def _fix_page(
     except WritesDisabled as exc:
         report.skipped_writes.append(f"page fixes: {exc}")
         return
+    crash_point("after-edit")
     if outcome.changed and report.fix_result is not None:
         report.edit_revid = outcome.revid
         records = [
@@ -443,11 +445,13 @@ def _post_notice(
         report.skipped_writes.append(f"talk notice: {blocked}")
         return
     summary = f"Bot: {len(fresh)} social media account(s) on [[{page}]] need attention"
+    crash_point("before-notice")
     try:
         outcome = wiki.add_section(talk, heading, body, summary)
     except WritesDisabled as exc:
         report.skipped_writes.append(f"talk notice: {exc}")
         return
+    crash_point("after-notice")
     report.notice_revid = outcome.revid
     store.record_notice(
         [f.marker for f in fresh], page=page, talk_page=talk, revid=outcome.revid, at=now

@@ -8,8 +8,11 @@ The schema has a version and forward migrations.
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +22,28 @@ from typing import Protocol
 
 from wmsocial_bot.errors import ConfigError
 from wmsocial_bot.model import Identity
+
+# Test hook for the crash tests (tests/faults, docs/faults.md), off unless this is set:
+# WMSOCIAL_BOT_CRASH_AT=<point>[#<n>] kills the process with SIGKILL the n-th time (default:
+# the first) it reaches the named point.  Points: "checks" (results in, nothing recorded),
+# "state-commit" (inside a state transaction, just before COMMIT), "after-edit" (page saved,
+# not yet recorded), "before-notice", "after-notice" (talk section saved, not yet recorded).
+CRASH_AT = "WMSOCIAL_BOT_CRASH_AT"
+_crash_counts: Counter[str] = Counter()
+
+
+def crash_point(name: str) -> None:
+    """Die here, as if killed, when ``$WMSOCIAL_BOT_CRASH_AT`` names this point (tests only)."""
+    wanted = os.environ.get(CRASH_AT)
+    if not wanted:
+        return
+    point, _, nth = wanted.partition("#")
+    if point != name:
+        return
+    _crash_counts[name] += 1
+    if _crash_counts[name] == int(nth or 1):
+        os.kill(os.getpid(), signal.SIGKILL)
+
 
 # Each entry upgrades the schema by one version; never edit a released entry, append a new one.
 MIGRATIONS: tuple[str, ...] = (
@@ -178,6 +203,7 @@ class SqliteStore:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+            crash_point("state-commit")
             self._db.execute("COMMIT")
 
     def identities(self) -> dict[str, Identity]:

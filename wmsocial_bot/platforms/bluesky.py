@@ -211,7 +211,7 @@ class _Bluesky:
         did = str(profile.did)
         handle = str(profile.handle).lower()
         posts = profile.posts_count
-        last = self.last_activity(account, did, posts)
+        last, problem = self.last_activity(account, did, posts)
         learned = Identity(account.key, NAME, did, handle, posts, last, self.ctx.now)
         written = account.handle
         if not is_did(written) and handle == "handle.invalid":
@@ -235,6 +235,15 @@ class _Bluesky:
             )
         if posts == 0:
             return result(account, Status.INACTIVE, "the account has never posted", learned=learned)
+        if problem is not None:
+            # The profile proves the account lives, not that it is used: "ok" here would hide
+            # (and reset) an inactive account.
+            return result(
+                account,
+                Status.UNVERIFIABLE,
+                f"the account exists, but its last post is unknown: {problem}",
+                learned=learned,
+            )
         if self.ctx.is_stale(last):
             return result(
                 account,
@@ -246,8 +255,14 @@ class _Bluesky:
         detail = f"active; last post {last}" if last else "the account exists"
         return result(account, Status.OK, detail, last_activity=last, learned=learned)
 
-    def last_activity(self, account: Account, did: str, posts: int | None) -> date | None:
-        """The newest post's date; reused from the store when the posts count is unchanged."""
+    def last_activity(
+        self, account: Account, did: str, posts: int | None
+    ) -> tuple[date | None, str | None]:
+        """(the newest post's date, why the feed could not be read if it could not).
+
+        Reused from the store when the posts count is unchanged.  When the feed fails, the
+        stored date is no answer either: the posts count changed since it was stored.
+        """
         known = self.ctx.known.get(account.key)
         if (
             known is not None
@@ -255,22 +270,22 @@ class _Bluesky:
             and known.posts_count == posts
             and known.last_activity is not None
         ):
-            return known.last_activity
+            return known.last_activity, None
         if posts == 0:
-            return None
+            return None, None
         try:
             feed = self.client.app.bsky.feed.get_author_feed(
                 {"actor": did, "limit": 1, "filter": "posts_no_replies"}
             ).feed
-        except Exception:  # the profile answered; the feed is a nicety
-            return known.last_activity if known is not None else None
+        except Exception as exc:
+            return None, f"its feed could not be read ({_describe(exc)})"
         if not feed:
-            return None
+            return None, None
         stamp = str(feed[0].post.indexed_at)
         try:
-            return datetime.fromisoformat(stamp.replace("Z", "+00:00")).date()
+            return datetime.fromisoformat(stamp.replace("Z", "+00:00")).date(), None
         except ValueError:
-            return None
+            return None, None
 
 
 def _describe(exc: BaseException) -> str:

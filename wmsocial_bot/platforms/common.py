@@ -374,4 +374,12 @@ def check_profile_page(
                 f"{site} sends {shown} to its home page, which it does for missing profiles",
             )
         return result(account, Status.UNVERIFIABLE, f"{site} sent {shown} to its home page")
+    page = (answer.text or "").lower()
+    if account.handle.lower() not in page and site.lower() not in page:
+        # Not the platform's page at all: a parked domain, a captive portal, a proxy's page.
+        return result(
+            account,
+            Status.UNVERIFIABLE,
+            f"the page at {shown} names neither {site} nor {account.handle}",
+        )
     return result(account, Status.OK, f"{site} shows {shown}")

@@ -210,6 +210,7 @@ class _Fediverse:
         self._software: dict[str, str | None] = {}
         self._host_locks: dict[str, threading.Lock] = {}
         self._tried: set[str] = set()
+        self._nodeinfo_failed: set[str] = set()  # hosts whose nodeinfo could not be read
         self._lock = threading.Lock()
 
     # -- entry ---------------------------------------------------------------------------
@@ -240,6 +241,14 @@ class _Fediverse:
                 answer = self.misskey(user, host)
             elif software == "gotosocial":
                 answer = _Answer("forbidden")
+            elif answer.kind == "unknown" and host in self._nodeinfo_failed:
+                # Which API to ask is unknown for now: the fallback (WebFinger and the page)
+                # cannot tell a moved or suspended account from a live one on every server.
+                answer = _Answer(
+                    "fault",
+                    detail="the server has no Mastodon account lookup, and its nodeinfo "
+                    "could not be read",
+                )
         if answer.kind == "found" and answer.data is not None:
             return self.evaluate(handle, answer.data, chain)
         if answer.kind == "missing":
@@ -521,8 +530,12 @@ class _Fediverse:
         return name
 
     def _nodeinfo(self, host: str) -> str | None:
+        """The software's name, or None: no nodeinfo, or (``_nodeinfo_failed``) none read."""
         try:
-            index = _json(self.net.get(f"https://{host}/.well-known/nodeinfo"))
+            response = self.net.get(f"https://{host}/.well-known/nodeinfo")
+            index = _json(response)
+            if _unanswered(response, index):
+                self._nodeinfo_failed.add(host)
             links = index.get("links")
             if not isinstance(links, list):
                 return None
@@ -533,12 +546,21 @@ class _Fediverse:
             ]
             if not hrefs:
                 return None
-            info = _json(self.net.get(sorted(hrefs)[-1]))
+            response = self.net.get(sorted(hrefs)[-1])
+            info = _json(response)
+            if _unanswered(response, info):
+                self._nodeinfo_failed.add(host)
         except (requests.RequestException, NetworkPolicyError):
+            self._nodeinfo_failed.add(host)
             return None
         software = info.get("software")
         name = software.get("name") if isinstance(software, Mapping) else None
         return str(name).lower() if name else None
+
+
+def _unanswered(response: requests.Response, body: Mapping[str, Any]) -> bool:
+    """A failure rather than an answer: 5xx, 429, a refusal, or a 200 that is not JSON."""
+    return response.status_code not in (200, 404, 410) or (response.status_code == 200 and not body)
 
 
 def _json(response: requests.Response) -> dict[str, Any]:

@@ -83,7 +83,15 @@ def _check(account: Account, ctx: CheckContext) -> CheckResult:
     html = page.text or ""
     at_home = page.final_host == "t.me" and page.final_path.rstrip("/").lower() == f"/{name}"
     if at_home and "tgme_page_title" in html:
-        last = newest_post(ctx, name)
+        last, problem = newest_post(ctx, name)
+        if problem is not None:
+            # The page proves the name is taken, but not whether the channel is still used:
+            # an "ok" here would hide (and reset) an inactive channel.
+            return result(
+                account,
+                Status.UNVERIFIABLE,
+                f"t.me/{name} is a public Telegram page, but its last post is unknown: {problem}",
+            )
         return activity_result(account, ctx, last, f"t.me/{name} is a public Telegram page")
     if at_home and 'class="tgme_page' in html and f"@{name}" in html.lower():
         return result(
@@ -100,10 +108,14 @@ def _check(account: Account, ctx: CheckContext) -> CheckResult:
     )
 
 
-def newest_post(ctx: CheckContext, name: str) -> date | None:
-    """The date of the newest post in the channel's public preview, if it has one."""
+def newest_post(ctx: CheckContext, name: str) -> tuple[date | None, str | None]:
+    """(the newest post's date in the channel's public preview, if it has one; why the
+    preview could not be read, if it could not: a fault, a refusal, a 5xx)."""
     preview = fetch(ctx, f"{SITE}/s/{name}")
+    failed = refused(preview, "Telegram")
+    if failed is not None:
+        return None, failed[1]
     if preview.status != 200 or not preview.text:
-        return None  # not a channel, or no preview: the page above already answered
+        return None, None  # not a channel, or no preview: the page above already answered
     dates = [when.date() for when in map(iso_datetime, _TIME.findall(preview.text)) if when]
-    return max(dates, default=None)
+    return max(dates, default=None), None

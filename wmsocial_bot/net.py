@@ -4,7 +4,9 @@
   config maps ``HOST`` to ``BASEURL`` (tests, staging, proxies).  Override targets are trusted.
 * Private-address guard: any other URL (and every hop of a redirect) may reach only public
   addresses over http(s).  Hosts come from a wiki page anyone can edit, and the bot runs
-  inside Toolforge, so this is a security boundary.
+  inside Toolforge, so this is a security boundary.  The connection goes to the address that
+  was checked (the Host header, TLS SNI and certificate check keep the host name), so a name
+  that resolves differently the second time (DNS rebinding) cannot reach a private address.
 * Bounds: a timeout per request, a cap on the response size and on redirects, a global and a
   per-host concurrency limit, and a User-Agent as Wikimedia's policy asks.
 * Politeness: each host's own rate-limit headers (``X-RateLimit-*``, ``ratelimit-*``,
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import email.utils
 import ipaddress
+import re
 import socket
 import threading
 import time
@@ -177,6 +180,7 @@ class Target:
     url: str  # the URL to fetch
     host: str  # the logical host, for limits and logs
     trusted: bool  # an endpoint override target: exempt from the address guard
+    address: str | None = None  # untrusted: the checked address the connection must use
 
 
 class Net:
@@ -236,13 +240,15 @@ class Net:
         if host in self.endpoints:
             rest = url.split(parts.netloc, 1)[1] if parts.netloc else ""
             return Target(self.endpoints[host] + rest, host, trusted=True)
-        self._guard(host)
+        address = self._guard(host)
         del port
-        return Target(url, host, trusted=False)
+        return Target(url, host, trusted=False, address=address)
 
-    def _guard(self, host: str) -> None:
+    def _guard(self, host: str) -> str:
+        """Refuse ``host`` unless every address it has is public; return the one to use."""
+        literal = _literal_ip(host.strip("[]"))
         try:
-            addresses = [host.strip("[]")] if _is_ip(host.strip("[]")) else self.resolver(host)
+            addresses = [literal] if literal else self.resolver(host)
         except (OSError, UnicodeError) as exc:
             raise requests.ConnectionError(f"cannot resolve {host}: {exc}") from None
         if not addresses:
@@ -251,6 +257,8 @@ class Net:
             reason = refusal_reason(address)
             if reason:
                 raise NetworkPolicyError(f"refused to connect to {host}: {reason}")
+        ipv4 = [a for a in addresses if ":" not in a]
+        return (ipv4 or list(addresses))[0].split("%")[0]
 
     def _gate(self, host: str) -> _Gate:
         with self._lock:
@@ -431,12 +439,22 @@ class Net:
         return self.requests_session().post(url, **kwargs)
 
 
-def _is_ip(text: str) -> bool:
+def _literal_ip(text: str) -> str | None:
+    """``text`` as an IP address if it is one in any form a resolver accepts, else None.
+
+    Besides the usual forms, the C library reads ``127.1``, ``2130706433``, ``0x7f.0.0.1``
+    and ``0177.0.0.1`` as IPv4 addresses; so does the guard.
+    """
     try:
-        ipaddress.ip_address(text.split("%")[0])
+        return str(ipaddress.ip_address(text.split("%")[0]))
     except ValueError:
-        return False
-    return True
+        pass
+    if not re.fullmatch(r"[0-9a-fA-FxX.]+", text) or not text[:1].isdigit():
+        return None
+    try:
+        return socket.inet_ntoa(socket.inet_aton(text))
+    except OSError:
+        return None
 
 
 class _PolicyAdapter(HTTPAdapter):
@@ -456,6 +474,11 @@ class _PolicyAdapter(HTTPAdapter):
     ) -> requests.Response:
         target = self.net.target(request.url or "")
         request.url = target.url
+        # A redirect copies the previous hop's headers: the Host header is set for each hop.
+        request.headers.pop("Host", None)
+        if target.address is not None:
+            request.headers["Host"] = urlsplit(target.url).netloc.rpartition("@")[2]
+        request._wmsocial_address = target.address  # type: ignore[attr-defined]
         if timeout is None:
             timeout = self.net.config.timeout
 
@@ -468,6 +491,21 @@ class _PolicyAdapter(HTTPAdapter):
             return response
 
         return self.net.exchange(target.host, send_once)
+
+    def build_connection_pool_key_attributes(  # type: ignore[override]
+        self, request: requests.PreparedRequest, verify: bool | str, cert: Any = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Connect to the address the guard checked, never to a second lookup of the name."""
+        params, kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
+        host_params: dict[str, Any] = dict(params)
+        pool_kwargs: dict[str, Any] = dict(kwargs)
+        address = getattr(request, "_wmsocial_address", None)
+        if address is not None:
+            name = host_params["host"]
+            host_params["host"] = address
+            if host_params["scheme"] == "https":
+                pool_kwargs.update(server_hostname=name, assert_hostname=name)
+        return host_params, pool_kwargs
 
 
 def _read_capped(response: requests.Response, limit: int) -> None:
@@ -499,12 +537,22 @@ class _PolicyTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         target = self.net.target(str(request.url))
-        request.url = httpx.URL(target.url)
-        request.headers["Host"] = request.url.netloc.decode("ascii")
+        url = httpx.URL(target.url)
+        headers = request.headers.copy()
+        headers["Host"] = url.netloc.decode("ascii")
+        extensions = dict(request.extensions)
+        if target.address is not None:
+            # Connect to the checked address; Host, SNI and the certificate keep the name.
+            if url.scheme == "https":
+                extensions["sni_hostname"] = url.host
+            url = url.copy_with(host=target.address)
+        outgoing = httpx.Request(
+            request.method, url, headers=headers, stream=request.stream, extensions=extensions
+        )
         limit = self.net.config.max_response_bytes
 
         def send_once() -> httpx.Response:
-            response = self.inner.handle_request(request)
+            response = self.inner.handle_request(outgoing)
             body = bytearray()
             try:
                 for chunk in response.stream:  # type: ignore[union-attr]

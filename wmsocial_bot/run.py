@@ -23,7 +23,7 @@ from wmsocial_bot.decide import Decision, Policy, decide, ignore_keys
 from wmsocial_bot.errors import ConfigError, UserError, WikiError, WritesDisabled
 from wmsocial_bot.extract import Extraction, extract_accounts
 from wmsocial_bot.fix import FixResult, apply_fixes
-from wmsocial_bot.model import CheckResult, Finding, Status
+from wmsocial_bot.model import CheckResult, Finding, Fix, Status
 from wmsocial_bot.net import Net
 from wmsocial_bot.notices import (
     render_dry_run_diff,
@@ -67,6 +67,8 @@ class WikiPort(Protocol):
     ) -> Any: ...
 
     def add_section(self, title: str, heading: str, text: str, summary: str) -> Any: ...
+
+    def own_edits(self, title: str) -> list[tuple[int, str, str]]: ...
 
 
 @dataclass
@@ -269,15 +271,31 @@ def _run_page(
     crash_point("checks")
     # An account listed on two pages is checked twice but counted once per run.
     previous = {**streaks, **fresh}
+    applied = store.fixes(page)
     decision = decide(
-        report.results,
-        extraction,
-        previous,
-        store.fixes(page),
-        policy,
-        now,
-        counted=frozenset(fresh),
+        report.results, extraction, previous, applied, policy, now, counted=frozenset(fresh)
     )
+    if decision.fixes:
+        # The state store may not know a fix the bot made (a run killed between the edit and
+        # its record, a lost or older state file, a moved page): the page history does.
+        try:
+            recovered = _fixes_in_history(wiki, page, decision.fixes, now)
+        except WikiError as exc:
+            report.skipped_writes.append(
+                f"page fixes: cannot rule out that a human reverted them ({exc})"
+            )
+            decision = replace(decision, fixes=())
+            recovered = []
+        if recovered:
+            applied = {**applied, **{record.old_key: record for _c, record in recovered}}
+            decision = decide(
+                report.results, extraction, previous, applied, policy, now, counted=frozenset(fresh)
+            )
+            if not dry_run:
+                for comment, record in recovered:
+                    store.record_edit(
+                        page=page, revid=record.revid, summary=comment, fixes=[record], at=now
+                    )
     fresh.update(decision.streaks)
     report.decision = decision
     talk = config.wiki.talk_page or wiki.talk_title(page)
@@ -330,6 +348,36 @@ def _run_page(
             now=now,
         )
     return report
+
+
+def _fixes_in_history(
+    wiki: WikiPort, page: str, fixes: Sequence[Fix], now: datetime
+) -> list[tuple[str, FixRecord]]:
+    """Fixes of the same old accounts that the bot's own edit summaries on ``page`` record.
+
+    Each fix edit's summary names every change as ``old -> new (reason)`` (see
+    :func:`_fix_page`), so an earlier fix of ``old`` is found whatever its successor was.
+    """
+    edits = wiki.own_edits(page)
+    found: list[tuple[str, FixRecord]] = []
+    for fix in fixes:
+        old = fix.summary.split(" -> ", 1)[0]
+        pattern = re.compile(
+            r"(?:: |; )" + re.escape(old) + r" -> (?P<new>.+?) \((?:moved|renamed)\)"
+        )
+        for revid, stamp, comment in edits:  # newest first
+            match = pattern.search(comment)
+            if match is None:
+                continue
+            try:
+                made = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+            except ValueError:
+                made = now
+            new = match.group("new")
+            new_key = f"{fix.platform}:{new.removeprefix('@')}"
+            found.append((comment, FixRecord(page, fix.old_key, new_key, new, revid, made)))
+            break
+    return found
 
 
 def _resolved(

@@ -226,26 +226,8 @@ class SqliteStore:
         }
 
     def save_identities(self, items: Iterable[Identity]) -> None:
-        rows = [
-            (
-                item.key,
-                item.platform,
-                item.ident,
-                item.handle,
-                item.posts_count,
-                item.last_activity.isoformat() if item.last_activity else None,
-                item.seen_at.isoformat() if item.seen_at else None,
-            )
-            for item in items
-        ]
         with self.transaction() as db:
-            db.executemany(
-                "INSERT INTO identities VALUES (?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT(account_key) DO UPDATE SET platform=excluded.platform, "
-                "ident=excluded.ident, handle=excluded.handle, posts_count=excluded.posts_count, "
-                "last_activity=excluded.last_activity, seen_at=excluded.seen_at",
-                rows,
-            )
+            _upsert_identities(db, items)
 
     # -- what `run` remembers ------------------------------------------------------------
 
@@ -290,7 +272,7 @@ class SqliteStore:
         identities: Iterable[Identity],
         resolved: Iterable[str],
     ) -> int:
-        """Everything a run learned, in one transaction; returns the run's id."""
+        """Everything a run learned (identities too), in one transaction; returns its id."""
         stamp = started.isoformat()
         identity_rows = list(identities)
         with self.transaction() as db:
@@ -319,7 +301,7 @@ class SqliteStore:
                 "UPDATE notices SET resolved_at = ? WHERE marker = ? AND resolved_at IS NULL",
                 [(stamp, marker) for marker in resolved],
             )
-        self.save_identities(identity_rows)
+            _upsert_identities(db, identity_rows)
         assert run_id is not None
         return run_id
 
@@ -362,3 +344,24 @@ class SqliteStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _upsert_identities(db: sqlite3.Connection, items: Iterable[Identity]) -> None:
+    db.executemany(
+        "INSERT INTO identities VALUES (?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT(account_key) DO UPDATE SET platform=excluded.platform, "
+        "ident=excluded.ident, handle=excluded.handle, posts_count=excluded.posts_count, "
+        "last_activity=excluded.last_activity, seen_at=excluded.seen_at",
+        [
+            (
+                item.key,
+                item.platform,
+                item.ident,
+                item.handle,
+                item.posts_count,
+                item.last_activity.isoformat() if item.last_activity else None,
+                item.seen_at.isoformat() if item.seen_at else None,
+            )
+            for item in items
+        ],
+    )

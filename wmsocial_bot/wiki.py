@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -82,6 +83,52 @@ class SectionMissing(WikiError):
     """The section to edit is not on the page (anymore); the caller may add a new one."""
 
 
+# ---- secrets in Pywikibot's logs -------------------------------------------------------------
+
+# Pywikibot's debug log (-debug with -log) records every API request's body, the login's
+# lgpassword included, and its error log records a failed request's parameters.  Values of
+# parameters and headers that carry credentials are replaced before any handler sees them.
+_SECRET = re.compile(
+    r"(?P<name>\b[\w-]*(?:password|passwd|secret|token|oauth_[a-z_]+)\b)"
+    r"(?P<sep>['\"]?\s*(?:=|:)\s*\[?\s*['\"]?)"
+    r"(?P<value>[^&'\"\s,\]}]+)",
+    re.IGNORECASE,
+)
+_AUTHORIZATION = re.compile(
+    r"(?P<head>authorization['\"]?\s*[:=]\s*['\"]?)(?:Bearer|Basic|OAuth|Token)\s[^'\n]*", re.I
+)
+REDACTED = "<redacted>"
+
+
+def redact_secrets(text: str) -> str:
+    """``text`` with the values of credential parameters and headers replaced."""
+    text = _SECRET.sub(lambda m: m.group("name") + m.group("sep") + REDACTED, text)
+    return _AUTHORIZATION.sub(lambda m: m.group("head") + REDACTED, text)
+
+
+class _RedactSecrets(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken record is logging's problem, not ours
+            return True
+        cleaned = redact_secrets(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, ()
+        return True
+
+
+_REDACT = _RedactSecrets()
+
+
+def _redact_pywikibot_logs() -> None:
+    """Filter Pywikibot's logger and its handlers (the -log file, the terminal)."""
+    logger = logging.getLogger("pywiki")
+    for item in (logger, *logger.handlers):
+        if _REDACT not in item.filters:
+            item.addFilter(_REDACT)
+
+
 # ---- Pywikibot loading ---------------------------------------------------------------------
 
 
@@ -122,6 +169,7 @@ def _pywikibot(args: Sequence[str] = ()) -> ModuleType:
             os.environ.setdefault("PYWIKIBOT_NO_USER_CONFIG", "2")
         import pywikibot
 
+        _redact_pywikibot_logs()
         config = pywikibot.config
         if not (Path(config.base_dir) / config.user_config_file).exists():
             config.family, config.mylang = DEFAULT_FAMILY, DEFAULT_LANG
@@ -179,11 +227,13 @@ class Wiki:
         try:
             # handle_args() also creates the site, which asks the wiki who we are.
             rest = pywikibot.handle_args(given, do_help=False)
+            _redact_pywikibot_logs()  # handle_args() set up the handlers (-log, -debug)
             site = pywikibot.Site()
         except SystemExit as exc:  # handle_args() exits on an unknown family or site
             raise ConfigError(
-                f"Pywikibot cannot use the site {config.family}:{config.mylang} "
-                "(check -family:/-lang:/-site: and the family files)"
+                f"Pywikibot cannot use the site {config.family}:{config.mylang} (see its "
+                "message above; check -family:/-lang:/-site:, the family files, and for OAuth "
+                "that pywikibot[mwoauth] is installed)"
             ) from exc
         except exceptions.SiteDefinitionError as exc:
             raise ConfigError(f"Pywikibot cannot use the site: {_one_line(exc)}") from exc
@@ -581,6 +631,45 @@ class Wiki:
             conflicts=0,
             base_revid=revision.revid if revision else None,
         )
+
+    def own_edits(self, title: str) -> list[tuple[int, str, str]]:
+        """``(revid, timestamp, summary)`` of each revision of ``title`` this account saved.
+
+        Newest first; empty for a missing page or without a login.  The page history is the
+        record that survives a lost or stale state file (a run killed between its edit and
+        the state commit): ``run`` reads its own earlier fixes from these summaries.
+        """
+        user = self.username
+        if user is None:
+            return []
+        exceptions = _exceptions()
+        params: dict[str, Any] = {
+            "action": "query",
+            "prop": "revisions",
+            "titles": title,
+            "rvprop": "comment|ids|timestamp",
+            "rvuser": user,
+            "rvlimit": "max",
+        }
+        found: list[tuple[int, str, str]] = []
+        try:
+            for _ in range(20):  # at most 20 batches of (up to 5000) revisions
+                data = self._site.simple_request(**params).submit()
+                for page in data.get("query", {}).get("pages", {}).values():
+                    for rev in page.get("revisions", []):
+                        found.append(
+                            (
+                                int(rev["revid"]),
+                                str(rev.get("timestamp", "")),
+                                str(rev.get("comment", "")),
+                            )
+                        )
+                if "continue" not in data:
+                    break
+                params.update(data["continue"])
+        except (exceptions.Error, OSError) as exc:
+            raise WikiError(f"cannot read the history of [[{title}]]: {_one_line(exc)}") from exc
+        return found
 
     def bot_started_section(self, title: str, heading: str) -> bool:
         """Whether this account saved a revision of ``title`` summarised ``/* heading */``.

@@ -223,8 +223,6 @@ def state_problems(path: Path) -> list[str]:
                 problems.append(f"{n} x {what}")
     finally:
         db.close()
-    if Path(str(path) + "-journal").exists():
-        problems.append("a rollback journal is left after the store was opened and read")
     return problems
 
 

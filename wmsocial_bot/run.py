@@ -23,7 +23,7 @@ from wmsocial_bot.decide import Decision, Policy, decide, ignore_keys
 from wmsocial_bot.errors import ConfigError, UserError, WikiError, WritesDisabled
 from wmsocial_bot.extract import Extraction, extract_accounts
 from wmsocial_bot.fix import FixResult, apply_fixes
-from wmsocial_bot.model import CheckResult, Finding, Fix, Status
+from wmsocial_bot.model import CheckResult, Finding, Fix, Status, StatusRow
 from wmsocial_bot.net import Net
 from wmsocial_bot.notices import (
     render_dry_run_diff,
@@ -506,6 +506,28 @@ def _post_notice(
     )
 
 
+def rows_after_fixes(rows: Sequence[StatusRow], fixed: FixResult | None) -> list[StatusRow]:
+    """The status rows as the page reads after this run's fixes, not one run behind them."""
+    applied = {(a.fix.platform, a.fix.old_handle): a.fix for a in fixed.applied} if fixed else {}
+    out = []
+    for row in rows:
+        fix = applied.get((row.platform, row.handle))
+        if fix is None:
+            out.append(row)
+            continue
+        out.append(
+            replace(
+                row,
+                handle=fix.new_handle,
+                url=fix.new_url,
+                status=Status.OK.value,
+                since=None,
+                detail=f"link updated by the bot ({fix.reason}: was {fix.old_handle})",
+            )
+        )
+    return out
+
+
 def _update_status_page(
     wiki: WikiPort,
     title: str,
@@ -518,12 +540,14 @@ def _update_status_page(
     echo: Callable[[str], None],
     now: datetime,
 ) -> None:
+    rows = rows_after_fixes(decision.rows, report.fix_result if report.edit_revid else None)
+
     def change(current: str) -> str | None:
-        new = render_status_page(decision.rows, updated=now.date(), page_title=page)
+        new = render_status_page(rows, updated=now.date(), page_title=page)
         stamp = _UPDATED.search(current)
         if stamp:
             same_day = render_status_page(
-                decision.rows,
+                rows,
                 updated=datetime.fromisoformat(stamp.group(1)).date(),
                 page_title=page,
             )

@@ -70,6 +70,8 @@ class WikiPort(Protocol):
 
     def own_edits(self, title: str) -> list[tuple[int, str, str]]: ...
 
+    def subpages(self, title: str) -> list[str]: ...
+
 
 @dataclass
 class PageReport:
@@ -196,7 +198,11 @@ def run_bot(
     echo: Callable[[str], None] = print,
     now: datetime | None = None,
 ) -> list[PageReport]:
-    """One run over ``pages``.  Raises only for problems that stop the run (missing page)."""
+    """One run over ``pages``.  Raises only for problems that stop the run (missing page).
+
+    A page that cannot be done (deleted, unreadable, emptied) does not stop the other pages:
+    they are done, their summaries echoed, and then the problem is raised.
+    """
     now = now or datetime.now(UTC)
     dry_run = dry_run or wiki.simulate
     bot = wiki.username or "wmsocial-bot"
@@ -218,25 +224,39 @@ def run_bot(
     streaks = store.streaks()
     fresh: dict[str, Streak] = {}
     reports = []
+    failed: list[UserError] = []
     for page in pages:
-        report = _run_page(
-            wiki,
-            config,
-            store,
-            page,
-            onwiki.policy,
-            net,
-            known,
-            streaks,
-            fresh,
-            blocked=blocked,
-            dry_run=dry_run,
-            echo=echo,
-            now=now,
-            bot=bot,
-            config_title=config_title,
-        )
+        try:
+            report = _run_page(
+                wiki,
+                config,
+                store,
+                page,
+                onwiki.policy,
+                net,
+                known,
+                streaks,
+                fresh,
+                blocked=blocked,
+                dry_run=dry_run,
+                echo=echo,
+                now=now,
+                bot=bot,
+                config_title=config_title,
+            )
+        except UserError as exc:
+            if len(pages) == 1:
+                raise
+            log.error("%s", exc)
+            failed.append(exc)
+            continue
         reports.append(report)
+    if failed:
+        for report in reports:
+            for line in report.summary_lines():
+                echo(line)
+        problems = "; ".join(str(exc) for exc in failed)
+        raise UserError(f"{problems} (the other {len(reports)} page(s) were done)")
     return reports
 
 
@@ -434,8 +454,8 @@ def _fix_page(
 
     try:
         outcome = wiki.save(page, change, summary, minor=False)
-    except WritesDisabled as exc:
-        report.skipped_writes.append(f"page fixes: {exc}")
+    except WikiError as exc:  # writes disabled, protected, conflicts, maxlag, read-only, ...
+        _not_written(report, "page fixes", exc)
         return
     crash_point("after-edit")
     if outcome.changed and report.fix_result is not None:
@@ -473,9 +493,12 @@ def _post_notice(
     fresh = [f for f in findings if f.marker not in reported]
     if not fresh:
         return
-    # The talk page's own markers: a lost state file must not cause a repeat.
+    # The talk page's own markers, and its archives': a lost state file must not cause a
+    # repeat, even of findings a human archived since.
     talk_revision = wiki.read_if_exists(talk)
     on_talk = reported_markers(talk_revision.text) if talk_revision is not None else set()
+    if any(f.marker not in on_talk for f in fresh):
+        on_talk |= _archived_markers(wiki, talk)
     never_resolved = {f.marker for f in fresh if f.marker in on_talk}
     fresh = [f for f in fresh if f.marker not in on_talk]
     if never_resolved and not dry_run:
@@ -496,8 +519,8 @@ def _post_notice(
     crash_point("before-notice")
     try:
         outcome = wiki.add_section(talk, heading, body, summary)
-    except WritesDisabled as exc:
-        report.skipped_writes.append(f"talk notice: {exc}")
+    except WikiError as exc:
+        _not_written(report, "talk notice", exc)
         return
     crash_point("after-notice")
     report.notice_revid = outcome.revid
@@ -526,6 +549,25 @@ def rows_after_fixes(rows: Sequence[StatusRow], fixed: FixResult | None) -> list
             )
         )
     return out
+
+
+def _archived_markers(wiki: WikiPort, talk: str) -> set[str]:
+    """Finding markers on the talk page's subpages (``Talk:X/Archive 1`` and the like)."""
+    markers: set[str] = set()
+    try:
+        archives = wiki.subpages(talk)
+    except WikiError as exc:
+        log.warning("cannot list the archives of [[%s]]: %s", talk, exc)
+        return markers
+    for title in archives:
+        try:
+            revision = wiki.read_if_exists(title)
+        except WikiError as exc:
+            log.warning("cannot read the archive [[%s]]: %s", title, exc)
+            continue
+        if revision is not None:
+            markers |= reported_markers(revision.text)
+    return markers
 
 
 def _update_status_page(
@@ -572,7 +614,18 @@ def _update_status_page(
             "Bot: updating the status of the listed social media accounts",
             create=True,
         )
-    except WritesDisabled as exc:
-        report.skipped_writes.append(f"status page: {exc}")
+    except WikiError as exc:
+        _not_written(report, "status page", exc)
         return
     report.status_page_saved = bool(outcome.changed)
+
+
+def _not_written(report: PageReport, what: str, exc: WikiError) -> None:
+    """A write the wiki refused: reported, not recorded, tried again by the next run.
+
+    The other writes of the run go ahead: a protected list page must not keep the talk
+    notice from being posted.
+    """
+    if not isinstance(exc, WritesDisabled):
+        log.error("%s not saved: %s", what, exc)
+    report.skipped_writes.append(f"{what}: {exc}")

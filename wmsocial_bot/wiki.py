@@ -671,6 +671,21 @@ class Wiki:
             raise WikiError(f"cannot read the history of [[{title}]]: {_one_line(exc)}") from exc
         return found
 
+    def subpages(self, title: str, *, limit: int = 100) -> list[str]:
+        """Titles of the subpages of ``title`` (``Talk:X/Archive 1``, ...), at most ``limit``."""
+        exceptions = _exceptions()
+        page = self._page(title)
+        prefix = page.title(with_ns=False) + "/"
+        try:
+            return [
+                str(sub.title())
+                for sub in self._site.allpages(
+                    prefix=prefix, namespace=page.namespace(), total=limit
+                )
+            ]
+        except (exceptions.Error, OSError) as exc:
+            raise WikiError(f"cannot list the subpages of [[{title}]]: {_one_line(exc)}") from exc
+
     def bot_started_section(self, title: str, heading: str) -> bool:
         """Whether this account saved a revision of ``title`` summarised ``/* heading */``.
 

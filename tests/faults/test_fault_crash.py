@@ -65,7 +65,7 @@ POINTS = [
     "before-notice",
     "after-notice",
 ]
-RANDOM_KILLS = 4
+RANDOM_KILLS = 3
 SEED = 8
 
 
@@ -244,8 +244,8 @@ def test_killed_at_a_random_moment_during_the_checks(
     figures: Figures,
     nth: int,
 ) -> None:
-    sim.update_host("social.example", latency_ms=120)
-    sim.update_host("public.api.bsky.app", latency_ms=120)
+    sim.update_host("social.example", latency_ms=60)
+    sim.update_host("public.api.bsky.app", latency_ms=60)
     scene = Scene(fault_wiki, human, sim, title, tmp_path)
     after = random.Random(SEED * 100 + nth).randint(1, 9)  # requests the simulator has seen
     first = scene.run(kill_when=lambda: len(sim.log) >= after)

@@ -289,14 +289,16 @@ class _Bluesky:
 
 
 def _describe(exc: BaseException) -> str:
+    """One line, at most 160 characters (a garbled answer's validation error is not)."""
     refusal = policy_refusal(exc)
     if refusal is not None:
         return f"refused: {refusal}"
     name, message = _xrpc_error(exc)
     if name or message:
-        return f"{type(exc).__name__} {name or ''} {message}".strip()
-    cause = exc.__cause__ or exc.__context__
-    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    if cause is not None:
-        text += f" ({type(cause).__name__}: {cause})"
-    return text[:160]
+        text = f"{type(exc).__name__} {name or ''} {message}"
+    else:
+        cause = exc.__cause__ or exc.__context__
+        text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        if cause is not None:
+            text += f" ({type(cause).__name__}: {cause})"
+    return " ".join(text.split())[:160]

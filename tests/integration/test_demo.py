@@ -165,8 +165,9 @@ def test_first_run_posts_a_talk_notice_about_deleted_and_suspended_accounts(
 def test_status_page_is_shown_with_every_status(demo_once: Finished) -> None:
     status = demo_once.section("First run: the status page")
     assert '{| class="wikitable sortable"' in status
-    for word in ("| ok", "| moved", "| deleted", "| suspended", "| inactive", "| unverifiable"):
+    for word in ("| ok", "| deleted", "| suspended", "| inactive", "| unverifiable"):
         assert word in status, word
+    assert "link updated by the bot (moved" in status, "the fixed link, as the page reads now"
     assert "| yes" in status, "the verified Mastodon profile"
     assert "/index.php/User:WmsocialBot/Status" in status
 
@@ -182,7 +183,7 @@ def test_second_run_fixes_the_renamed_bluesky_link(demo_once: Finished) -> None:
     ) in fix
     assert "(renamed)" in fix
     assert "no new notice" in demo_once.section("Second run: [[Talk:")
-    assert "| renamed" in demo_once.section("Second run: the status page")
+    assert "link updated by the bot (renamed" in demo_once.section("Second run: the status page")
 
 
 def test_ctrl_c_stops_everything() -> None:

@@ -52,7 +52,8 @@ METADATA_ADDRESSES = frozenset({"169.254.169.254", "fd00:ec2::254"})
 
 TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
 DOWN_AFTER = 3  # transport failures in a row before a host is given up for the run
-THROTTLED_AFTER = 10  # 429s in a row (no other answer between) before a host is given up
+THROTTLED_AFTER = 10  # 429s in a row (no other answer between) before a host is given up,
+# or twice as many in all when they are most of the host's answers (a squall, not a storm)
 BACKOFF_CAP = 8.0  # seconds, when a 429 or 503 does not say how long to wait
 GROW_AFTER = 10  # good answers in a row before a throttled host gets one more slot
 
@@ -140,6 +141,8 @@ class _Gate:
     streak: int = 0
     throttles: int = 0
     refusals: int = 0  # 429s in a row
+    refused: int = 0  # 429s in all
+    answered: int = 0  # answers in all
     waiting: int = 0  # requests queued for this host: its share of the remaining work
     down: str | None = None
     cond: threading.Condition = field(default_factory=threading.Condition)
@@ -332,11 +335,19 @@ class Net:
                     gate.down = f"{gate.failures} server errors in a row"
                     self.stats["hosts given up"] += 1
                 remaining, wait = rate_limit_hints(reply.headers, time.time())
+                gate.answered += 1
+                gate.refused += int(reply.status_code == 429)
                 gate.refusals = gate.refusals + 1 if reply.status_code == 429 else 0
-                if gate.refusals >= THROTTLED_AFTER and not gate.down:
-                    # A 429 storm: each retry costs a pause, so without this a storm would
-                    # cost (requests x retries x pause); with it, at most this many pauses.
-                    gate.down = f"{gate.refusals} rate-limit refusals (HTTP 429) in a row"
+                storm = gate.refusals >= THROTTLED_AFTER
+                squall = gate.refused >= 2 * THROTTLED_AFTER and 2 * gate.refused > gate.answered
+                if (storm or squall) and not gate.down:
+                    # Each retry of a 429 costs a pause, so without this a host that keeps
+                    # refusing would cost (requests x retries x pause); with it, a few dozen.
+                    gate.down = (
+                        f"{gate.refusals} rate-limit refusals (HTTP 429) in a row"
+                        if storm
+                        else f"{gate.refused} of its {gate.answered} answers were HTTP 429"
+                    )
                     self.stats["hosts given up"] += 1
                 if reply.status_code in (429, 503):
                     self.stats[f"HTTP {reply.status_code}"] += 1

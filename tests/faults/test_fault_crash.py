@@ -247,7 +247,7 @@ def test_killed_at_a_random_moment_during_the_checks(
     sim.update_host("social.example", latency_ms=60)
     sim.update_host("public.api.bsky.app", latency_ms=60)
     scene = Scene(fault_wiki, human, sim, title, tmp_path)
-    after = random.Random(SEED * 100 + nth).randint(1, 9)  # requests the simulator has seen
+    after = random.Random(SEED * 100 + nth).randint(1, 7)  # requests the simulator has seen
     first = scene.run(kill_when=lambda: len(sim.log) >= after)
     assert first.killed, first
     figures.fault("SIGKILL during the checks")

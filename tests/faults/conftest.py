@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from faults.support import FIGURES, Figures
@@ -72,7 +71,3 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section("fault suite figures")
         for line in lines:
             terminalreporter.write_line(line)
-
-
-def pwb_dir(wiki: LocalWiki) -> Path:
-    return wiki.pywikibot_dir

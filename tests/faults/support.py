@@ -415,21 +415,3 @@ def pywikibot_dir_via(
 
 def api_error(code: str, info: str, **extra: Any) -> dict[str, Any]:
     return {"error": {"code": code, "info": info, **extra}, "servedby": "wikiproxy"}
-
-
-def on_edit(title: str | None = None) -> Callable[[ApiCall], bool]:
-    """Matches edit requests (of ``title``, when given)."""
-
-    def match(call: ApiCall) -> bool:
-        return call.action == "edit" and (title is None or call.params.get("title") == title)
-
-    return match
-
-
-def sleep_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return condition()

@@ -892,7 +892,12 @@ class Simulator:
 
     @property
     def log(self) -> list[RequestRecord]:
-        """A snapshot of the request log, oldest first."""
+        """A snapshot of the request log, oldest first.
+
+        A request is logged just after its client has the answer, so this first waits (up to
+        2 s) for requests in flight to finish: a client that is done sees its request logged.
+        """
+        self.wait_idle(2.0)
         with self._core.lock:
             return list(self._core.log)
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from wmsocial_bot.config import PolicyConfig
 from wmsocial_bot.extract import Extraction
 from wmsocial_bot.model import Account, CheckResult, Finding, Fix, Status, StatusRow
 from wmsocial_bot.platforms import identify_url
@@ -58,15 +59,9 @@ _OWNER_COLUMN = re.compile(r"owner|organi[sz]ation|chapter|group|affiliate|name|
 
 
 @dataclass(frozen=True)
-class Policy:
-    """The knobs of ``[policy]`` (maybe overridden on-wiki) and the ignore list."""
+class Policy(PolicyConfig):
+    """The knobs of ``[policy]`` (maybe overridden on-wiki), plus the ignore list."""
 
-    confirmations: int = 3
-    confirm_days: int = 7
-    outage_share: float = 0.5
-    outage_min_accounts: int = 4
-    max_fixes_per_run: int = 25
-    report_inactive: bool = True
     ignore: frozenset[str] = frozenset()
 
     def needs(self, status: Status) -> tuple[int, timedelta]:

@@ -13,7 +13,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -130,15 +130,7 @@ class OnWikiConfig:
 
 
 def policy_from(config: Config) -> Policy:
-    p = config.policy
-    return Policy(
-        p.confirmations,
-        p.confirm_days,
-        p.outage_share,
-        p.outage_min_accounts,
-        p.max_fixes_per_run,
-        p.report_inactive,
-    )
+    return Policy(**asdict(config.policy))
 
 
 def read_onwiki_config(wiki: WikiPort, title: str, config: Config) -> tuple[Config, OnWikiConfig]:

@@ -14,7 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from wmsocial_bot import gate
 from wmsocial_bot.config import PolicyConfig
+from wmsocial_bot.errors import WriteRefused
 from wmsocial_bot.extract import Extraction
 from wmsocial_bot.model import Account, CheckResult, Finding, Fix, Status, StatusRow
 from wmsocial_bot.platforms import identify_url
@@ -198,20 +200,28 @@ def decide(
                     )
                 )
                 continue
+            evidence = result.detail
             if result.new_url and result.new_handle:
-                fixes.append(
-                    Fix(
-                        key,
-                        account.platform,
-                        account.handle,
-                        result.new_handle,
-                        result.new_url,
-                        result.status.value,
+                try:
+                    new_handle, new_url = gate.verified_successor(
+                        account.platform, result.new_handle, result.new_url
                     )
-                )
-                continue
+                except WriteRefused as refusal:
+                    evidence = f"{result.detail}; not fixed by the bot: {refusal}"
+                else:
+                    fixes.append(
+                        Fix(
+                            key,
+                            account.platform,
+                            account.handle,
+                            new_handle,
+                            new_url,
+                            result.status.value,
+                        )
+                    )
+                    continue
             findings.append(
-                _finding(result, streak, result.status.value, result.detail, ACTIONS[result.status])
+                _finding(result, streak, result.status.value, evidence, ACTIONS[result.status])
             )
             continue
         findings.append(

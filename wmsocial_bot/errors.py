@@ -34,3 +34,10 @@ class WritesDisabled(WikiError):
 
 class NetworkPolicyError(WmsocialError):
     """A request was refused by the bot's own network policy (for example a private address)."""
+
+
+class WriteRefused(WmsocialError):
+    """Something from outside failed the write gate (:mod:`wmsocial_bot.gate`): not written.
+
+    The message is the reason, reported with the skipped fix.
+    """

@@ -21,8 +21,9 @@ Rules (tested in ``tests/unit/test_fix.py``):
   stays lowercase; otherwise the successor's own spelling (from its URL) is used.
 * A fix is skipped, with the reason, when the account is no longer listed, when its successor
   is already listed on the page (the page may record the move on purpose, and a duplicate
-  is for a human to sort out), when the new link is not a clean profile URL, or when the edit
-  would change what else the page lists.
+  is for a human to sort out), when the successor or its link fails the write gate
+  (:func:`wmsocial_bot.gate.verified_successor`), when the edit would change what else the
+  page lists, or when it would add markup (:func:`wmsocial_bot.gate.prove_only_links_changed`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from wmsocial_bot import gate
+from wmsocial_bot.errors import WriteRefused
 from wmsocial_bot.extract import extract_accounts, hidden_ranges
 from wmsocial_bot.model import Account, Fix, Span
 from wmsocial_bot.platforms import bluesky, identify_url, mastodon
@@ -94,17 +97,22 @@ class _Plan:
 def apply_fixes(text: str, fixes: Sequence[Fix]) -> FixResult:
     """Apply ``fixes`` to ``text``, changing only the targeted link and label characters.
 
-    The result is checked by reading the new text again: every account is still listed, in
-    the same order, and only the fixed places name another account.  Should that ever fail,
-    each fix is tried on its own and the ones that fail are skipped, so that one odd link
-    cannot block the rest.
+    The result is checked before it is returned: read again, every account is still listed, in
+    the same order, and only the fixed places name another account; and the new text differs
+    from the old only in link targets and labels, with no markup added (the write gate's
+    proof).  Should that ever fail, each fix is tried on its own and the ones that fail are
+    skipped with the reason, so that one odd link cannot block the rest.
     """
     accounts = extract_accounts(text).accounts
     plans, skipped = _plan_all(text, accounts, fixes)
     new_text = _edit(text, [e for plan in plans for e in plan.edits])
-    if plans and not _verify(accounts, new_text, plans):
+    if plans and _problem(accounts, text, new_text, plans) is not None:
         plans, skipped = _one_by_one(text, accounts, fixes)
         new_text = _edit(text, [e for plan in plans for e in plan.edits])
+        together = _problem(accounts, text, new_text, plans) if plans else None
+        if together is not None:  # each fix alone passes, together they do not: none
+            skipped += [(plan.fix, together) for plan in plans]
+            plans, new_text = [], text
     order = {id(fix): i for i, fix in enumerate(fixes)}
     applied = tuple(
         AppliedFix(plan.fix, tuple(sorted(span for span, _ in plan.edits))) for plan in plans
@@ -120,10 +128,11 @@ def _one_by_one(
     plans, skipped = _plan_all(text, accounts, fixes)
     kept = []
     for plan in plans:
-        if _verify(accounts, _edit(text, list(plan.edits)), [plan]):
+        problem = _problem(accounts, text, _edit(text, list(plan.edits)), [plan])
+        if problem is None:
             kept.append(plan)
         else:
-            skipped.append((plan.fix, "the edit would change what else the page lists"))
+            skipped.append((plan.fix, problem))
     return kept, skipped
 
 
@@ -175,6 +184,10 @@ def _plan(
     text: str, fix: Fix, places: Sequence[Account], hidden: list[Span], link_spans: list[Span]
 ) -> _Plan:
     """Every edit of one fix, or :class:`_Refused`."""
+    try:
+        gate.verified_successor(fix.platform, fix.new_handle, fix.new_url)
+    except WriteRefused as refusal:
+        raise _Refused(str(refusal)) from None
     edits: list[tuple[Span, str]] = []
     new_keys: dict[Span, str] = {}
     for account in places:
@@ -228,11 +241,11 @@ def _absolute(url: str) -> str:
 
 
 def _same_user(fix: Fix, handle: str) -> bool:
-    """A fediverse handle on its own domain (user@example.org) served from another host."""
-    return (
-        fix.platform == mastodon.NAME
-        and handle.partition("@")[0] == fix.new_handle.partition("@")[0]
-    )
+    """A fediverse handle on its own domain (user@example.org) shown by its web host, which
+    the write gate allows only on a subdomain of that domain (social.example.org)."""
+    user, _, host = handle.partition("@")
+    new_user, _, new_host = fix.new_handle.partition("@")
+    return fix.platform == mastodon.NAME and user == new_user and host.endswith("." + new_host)
 
 
 def _successor_url(written: str, fix: Fix) -> str:
@@ -413,10 +426,26 @@ def _edit(text: str, edits: list[tuple[Span, str]]) -> str:
     return "".join(reversed(pieces))
 
 
-def _verify(before: Sequence[Account], new_text: str, plans: Sequence[_Plan]) -> bool:
-    """The new page lists the same accounts in the same order, but for the fixed places."""
+def _problem(
+    before: Sequence[Account], text: str, new_text: str, plans: Sequence[_Plan]
+) -> str | None:
+    """Why ``new_text`` must not be saved, or None.
+
+    It must list the same accounts in the same order, but for the fixed places, and differ
+    from ``text`` only in link targets and labels (the write gate's proof), every changed
+    link naming one of the fixes' successors.
+    """
     new_keys: dict[Span, str] = {}
     for plan in plans:
         new_keys.update(plan.new_keys)
     expected = [new_keys.get(a.span, a.key) for a in before]
-    return [a.key for a in extract_accounts(new_text).accounts] == expected
+    if [a.key for a in extract_accounts(new_text).accounts] != expected:
+        return "the edit would change what else the page lists"
+    intended = {f"{p.fix.platform}:{p.fix.new_handle}" for p in plans}
+    intended.update(key for plan in plans for key in plan.new_keys.values())
+    return gate.prove_only_links_changed(text, new_text, lambda url: _key_of(url) in intended)
+
+
+def _key_of(url: str) -> str | None:
+    found = identify_url(_absolute(url))
+    return f"{found.platform}:{found.handle}" if found else None

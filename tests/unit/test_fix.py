@@ -241,7 +241,7 @@ def test_positional_template_refuses_an_equals_sign() -> None:
     text = "{{URL|old.example/@a}}"
     result = apply_fixes(text, [fix])
     assert result.text == text
-    assert "'='" in result.skipped[0][1]
+    assert "is not the profile of @b@new.example" in result.skipped[0][1]  # the write gate
 
 
 @pytest.mark.parametrize(
@@ -397,14 +397,14 @@ def test_a_fix_that_would_change_other_accounts_is_dropped_alone(
     """The safety net: if reading the result back disagrees, the culprit alone is skipped."""
     import wmsocial_bot.fix as fix_module
 
-    real_verify = fix_module._verify
+    real_problem = fix_module._problem
 
-    def verify(before: Any, new_text: str, plans: Any) -> bool:
+    def problem(before: Any, text: str, new_text: str, plans: Any) -> str | None:
         if any(plan.fix.reason == "bad" for plan in plans):
-            return False
-        return real_verify(before, new_text, plans)
+            return "the edit would change what else the page lists"
+        return real_problem(before, text, new_text, plans)
 
-    monkeypatch.setattr(fix_module, "_verify", verify)
+    monkeypatch.setattr(fix_module, "_problem", problem)
     good = Fix("mastodon:a@old.example", "mastodon", "a@old.example", "a@new.example",
                "https://new.example/@a", "moved")  # fmt: skip
     bad = Fix("mastodon:b@old.example", "mastodon", "b@old.example", "b@new.example",

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from wmsocial_bot import gate
 from wmsocial_bot.model import Account, CheckResult, Identity, Status
 from wmsocial_bot.platforms.common import CheckContext, policy_refusal, result
 from wmsocial_bot.urls import UrlParts
@@ -224,11 +225,20 @@ class _Bluesky:
                 learned=replace(learned, handle=written),
             )
         if not is_did(written) and handle != written:
+            if gate.bluesky_handle(handle) != handle:
+                return result(
+                    account,
+                    Status.RENAMED,
+                    f"renamed: {did} is no longer @{written}, and Bluesky names as its handle "
+                    f"{handle[:80]!r}, which is not a valid handle",
+                    last_activity=last,
+                    learned=replace(learned, handle=written),
+                )
             return result(
                 account,
                 Status.RENAMED,
                 f"renamed: {did} is now @{handle}, no longer @{written}",
-                new_url=profile_url(handle),
+                new_url=gate.profile_link(NAME, handle),
                 new_handle=handle,
                 last_activity=last,
                 learned=learned,

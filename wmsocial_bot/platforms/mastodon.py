@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 
 import requests
 
-from wmsocial_bot.errors import NetworkPolicyError
+from wmsocial_bot import gate
+from wmsocial_bot.errors import NetworkPolicyError, WriteRefused
 from wmsocial_bot.model import Account, CheckResult, Identity, Status
 from wmsocial_bot.platforms.common import CheckContext, policy_refusal
 from wmsocial_bot.urls import UrlParts
@@ -315,7 +316,10 @@ class _Fediverse:
             )
         return _Answer("found", data=data)
 
-    def evaluate(self, handle: str, data: Mapping[str, Any], chain: list[str]) -> _Verdict:
+    def evaluate(
+        self, handle: str, data: Mapping[str, Any], chain: list[str], server: str | None = None
+    ) -> _Verdict:
+        """The verdict from one account answer; ``server`` is the host that gave it."""
         user, host = split_handle(handle)
         last = _as_date(data.get("last_status_at"))
         verified = _verified(data.get("fields"))
@@ -329,7 +333,11 @@ class _Fediverse:
             last_activity=last,
             seen_at=self.ctx.now,
         )
-        url = str(data.get("url") or f"https://{host}/@{user}")
+        # Built by the bot, never the server's own "url": a server may name any page there.
+        username = data.get("username")
+        url = gate.profile_link(
+            NAME, handle, server=server, user=username if isinstance(username, str) else ""
+        )
 
         def say(status: Status, detail: str) -> _Verdict:
             return _Verdict(status, detail, url, handle, last, verified, learned)
@@ -369,7 +377,14 @@ class _Fediverse:
     ) -> _Verdict:
         """Follow a move to the account that is not moved; it must be ok to be a successor."""
         acct = str(moved.get("acct") or "")
-        successor = acct.lower() if "@" in acct else f"{acct}@{host}".lower()
+        successor = gate.fediverse_handle(acct, host)
+        if successor is None:
+            return _Verdict(
+                Status.MOVED,
+                f"moved, but the server names as the successor {acct[:80]!r}, which is not a "
+                "fediverse handle",
+                learned=learned,
+            )
         path = " -> ".join(f"@{h}" for h in [*chain, successor])
         if successor in chain:
             return _Verdict(Status.MOVED, f"moved in a loop: {path}", learned=learned)
@@ -383,12 +398,23 @@ class _Fediverse:
         if final.status != Status.OK:
             detail = f"moved to @{successor}, which is {final.status.value}: {final.detail}"
             return _Verdict(Status.MOVED, detail, learned=learned)
-        url = final.url or str(moved.get("url") or "")
+        handle = final.handle or successor
+        try:
+            handle, url = gate.verified_successor(
+                NAME, handle, final.url or gate.profile_link(NAME, handle)
+            )
+            self.net.target(f"https://{urlsplit(url).hostname}/")  # the private-address guard
+        except (WriteRefused, NetworkPolicyError, requests.RequestException) as exc:
+            return _Verdict(
+                Status.MOVED,
+                f"moved to @{successor}, but the bot cannot link to it: {str(exc)[:160]}",
+                learned=learned,
+            )
         return _Verdict(
             Status.MOVED,
             f"moved: {path}",
             url=url,
-            handle=final.handle or successor,
+            handle=handle,
             last_activity=final.last_activity,
             verified=final.verified,
             learned=learned,
@@ -419,7 +445,9 @@ class _Fediverse:
             self._tried.add(webfinger.api_host)
             answer = self.lookup(user, webfinger.api_host)
             if answer.kind == "found" and answer.data is not None:
-                return self.evaluate(f"{user}@{host}", answer.data, chain)
+                return self.evaluate(
+                    f"{user}@{host}", answer.data, chain, server=webfinger.api_host
+                )
         if webfinger.status == 410:
             return _Verdict(Status.SUSPENDED, "suspended permanently: WebFinger answers 410 Gone")
         if webfinger.status not in (200, 404):
@@ -432,7 +460,7 @@ class _Fediverse:
             return _Verdict(
                 Status.OK,
                 "the account exists (WebFinger and the profile page; the API needs a login)",
-                url=f"https://{host}/@{user}",
+                url=gate.profile_link(NAME, f"{user}@{host}"),
             )
         if webfinger.status == 404 and page in (404, 410):
             return _Verdict(

@@ -4,13 +4,16 @@ Everything that comes from a wiki page (URLs, labels, owners, sections) or from 
 server (evidence) can be written by anyone, so it goes through :func:`inert` before it
 reaches wikitext: it then renders as the same characters and can run no template, make no
 link, category, tag, comment, heading, list, table, signature or magic word.  Only the
-markup this module writes itself is live.
+markup this module writes itself is live.  Invisible formatting (bidi overrides, zero-width
+characters) is removed first by :func:`neutral`, which edit summaries and console lines use
+too: a U+202E from the page must not reverse the bot's own text.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import date
 from urllib.parse import quote, unquote
@@ -40,7 +43,6 @@ _ESCAPE = re.compile("[" + re.escape("".join(_ENTITIES)) + "]")
 _LINE_START = frozenset("*#;=!-+ ")
 _DOUBLE_UNDERSCORE = re.compile(r"_(?=_)")  # __NOTOC__ and the other behaviour switches
 _MAGIC_LINK = re.compile(r"\b(ISBN|RFC|PMID) ")  # magic links, where a wiki enables them
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _MAX_FIELD = 500
 # A URL rendered as a live link: http(s), nothing that ends a link or starts markup, no
 # signature or behaviour switch that the save would expand.
@@ -101,6 +103,23 @@ KIND_WORDS = {
 }
 
 
+def neutral(text: str) -> str:
+    """``text`` with nothing invisible that could change how the text around it reads.
+
+    Formatting characters (Unicode category Cf: the bidi embeddings, overrides and isolates
+    U+202A-202E and U+2066-2069, the marks U+200E/U+200F and U+061C, zero-width characters,
+    soft hyphens, U+FEFF) are removed; control characters (Cc) and line or paragraph
+    separators (Zl, Zp) become spaces.
+    """
+    out = []
+    for char in text:
+        category = unicodedata.category(char)
+        if category == "Cf":
+            continue
+        out.append(" " if category in ("Cc", "Zl", "Zp") else char)
+    return "".join(out)
+
+
 def inert(text: str) -> str:
     """``text`` as wikitext that shows the same characters and does nothing else.
 
@@ -108,7 +127,7 @@ def inert(text: str) -> str:
     start markup and ``__SWITCHES__`` broken.  Entities rather than ``<nowiki>``: they need
     no closing tag that the content could forge, and they survive being put in a table cell.
     """
-    text = " ".join(_CONTROL.sub(" ", text).split())
+    text = " ".join(neutral(text).split())
     text = _ESCAPE.sub(lambda m: _ENTITIES[m.group(0)], text)
     text = _DOUBLE_UNDERSCORE.sub("&#95;", text)
     text = _MAGIC_LINK.sub(r"\1&#32;", text)

@@ -26,6 +26,7 @@ from wmsocial_bot.fix import FixResult, apply_fixes
 from wmsocial_bot.model import CheckResult, Finding, Fix, Status, StatusRow
 from wmsocial_bot.net import Net
 from wmsocial_bot.notices import (
+    neutral,
     render_dry_run_diff,
     render_notice,
     render_status_page,
@@ -120,7 +121,7 @@ class PageReport:
         if self.notice_revid:
             lines.append(f"  talk notice posted: revision {self.notice_revid}")
         lines += [f"  no write: {why}" for why in self.skipped_writes]
-        return lines
+        return [neutral(line) for line in lines]  # no bidi override or escape sequence
 
 
 @dataclass(frozen=True)
@@ -440,7 +441,7 @@ def _fix_page(
         return report.fix_result.text if report.fix_result.changed else None
 
     def summary() -> str:
-        text = report.fix_result.summary if report.fix_result else ""
+        text = neutral(report.fix_result.summary) if report.fix_result else ""
         head = "Bot: updating moved or renamed social media accounts: "
         return head + (text if len(text) <= SUMMARY_LIMIT else text[: SUMMARY_LIMIT - 1] + "…")
 

@@ -2,14 +2,16 @@
 
 A small hostile server on loopback plays three fediverse hosts (``old.example``,
 ``new.example``, ``new-example.com``) through the bot's endpoint overrides.  The page lists
-three accounts on ``old.example``, each ``moved``:
+four accounts on ``old.example``:
 
-* ``x``: the ``moved`` account's ``acct`` holds wikitext,
+* ``x``: moved; the ``moved`` account's ``acct`` holds wikitext,
   ``x@{{Attack template}}{{subst:Attack subst}}~~~~__NOTOC__@new.example``.  Everything
   before the last ``@`` is user info in a URL, so the successor lookup really goes to
   ``new.example``, which answers with a live ``x``.
 * ``y``: moved to ``y@new.example``, which reports its own ``url`` on a private address.
 * ``z``: moved to ``z@new.example``, which reports its own ``url`` on a look-alike host.
+* ``gone``: deleted (404, and WebFinger 404), listed under a heading and a label that hold
+  bidi controls (U+202E, U+2066), which reversed the bot's own text in the talk notice.
 
 ``wmsocial-bot run`` runs once in a subprocess against the fault suite's real MediaWiki, which
 is the judge: its parse of the page, talk page and status page must show no template,
@@ -37,10 +39,11 @@ from wmsocial_bot.devtools.testwiki import ApiSession, LocalWiki
 pytestmark = [pytest.mark.wiki, pytest.mark.faults]
 
 HOSTILE_ACCT = "x@{{Attack template}}{{subst:Attack subst}}~~~~__NOTOC__@new.example"
-PAGE = """== Fediverse ==
+PAGE = """== Fediverse \u202e ==
 * [https://old.example/@x @x@old.example]
 * [https://old.example/@y @y@old.example]
 * [https://old.example/@z @z@old.example]
+* [https://old.example/@gone Our \u202eaccount\u2066 here]
 """
 HOSTS = ("old.example", "new.example", "new-example.com")
 
@@ -189,6 +192,7 @@ def test_a_hostile_successor_cannot_inject_markup_or_swap_links(
         "https://old.example/@x",  # the hostile move is reported, not made
         "https://new.example/@y",
         "https://new.example/@z",
+        "https://old.example/@gone",
     }, page["externallinks"]
     assert "ATTACKED" not in page["text"] and "SUBSTITUTED" not in page["text"]
     assert "10.0.0.1" not in page["text"] and "new-example.com" not in page["text"]
@@ -208,7 +212,12 @@ def test_a_hostile_successor_cannot_inject_markup_or_swap_links(
     assert notice["templates"] == [] and notice["categories"] == [], notice
     assert not notice.get("properties"), notice["properties"]
     assert "ATTACKED" not in notice["text"] and "SUBSTITUTED" not in notice["text"]
-    assert "moved:mastodon:x@old.example" in (human.page(talk) or ("", 0))[0]
+    talk_text = (human.page(talk) or ("", 0))[0]
+    assert "moved:mastodon:x@old.example" in talk_text
+    assert "deleted:mastodon:gone@old.example" in talk_text
+    assert "\u202e" in text[0]  # MediaWiki kept it on the page ...
+    for shown in (talk_text, (human.page(status) or ("", 0))[0], notice["text"]):
+        assert not {c for c in shown if c in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067"}
     dashboard = _parse(human, status)
     assert dashboard["templates"] == [] and dashboard["categories"] == [], dashboard
     assert not dashboard.get("properties"), dashboard["properties"]

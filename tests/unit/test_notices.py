@@ -8,6 +8,7 @@ rendered from harmless text.  Whatever the input, only the renderer's own markup
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
@@ -254,10 +255,12 @@ def test_inert_text_is_one_line_of_plain_text(text: str) -> None:
     assert not shown or shown[0] not in "*#:;=!- +"
     nodes = mwparserfromhell.parse(shown).nodes
     assert all(isinstance(node, Text | HTMLEntity) for node in nodes)
-    # Rendered, the entities give back the text (whitespace collapsed, control characters gone).
+    # Rendered, the entities give back the text (whitespace collapsed, control characters and
+    # separators gone, invisible formatting such as bidi overrides removed).
     decoded = mwparserfromhell.parse(shown).strip_code(normalize=True)
-    expected = " ".join(re.sub(r"[\x00-\x1f\x7f-\x9f]", " ", text).split())
-    assert decoded == expected
+    visible = re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]", " ", text)
+    visible = "".join(c for c in visible if unicodedata.category(c) != "Cf")
+    assert decoded == " ".join(visible.split())
 
 
 @settings(max_examples=300, deadline=None)
@@ -446,3 +449,69 @@ def test_dry_run_diff() -> None:
         "+B",
         " c",
     ]
+
+
+# ---- invisible formatting (issue 12) -------------------------------------------------------
+
+INVISIBLE = (
+    "\u202a\u202b\u202c\u202d\u202e"  # bidi embeddings and overrides
+    "\u2066\u2067\u2068\u2069"  # bidi isolates
+    "\u200e\u200f\u061c"  # bidi marks
+    "\u200b\u200c\u200d\u2060\ufeff\u00ad"  # zero-width characters, soft hyphen
+    "\U000e0001\U000e0041"  # tag characters (category Cf too)
+    "\u2028\u2029\x1b\x85"  # separators and controls
+)
+
+
+def _invisible_in(text: str) -> set[str]:
+    return {c for c in text if unicodedata.category(c) in ("Cf", "Cc", "Zl", "Zp") and c != "\n"}
+
+
+def test_bidi_from_the_page_never_reaches_the_talk_or_status_page() -> None:
+    """A U+202E in a label, section or owner reversed the bot's own text after it."""
+    from wmsocial_bot.decide import Policy, decide
+    from wmsocial_bot.extract import extract_accounts
+    from wmsocial_bot.model import CheckResult, Status
+
+    page = (
+        "== Chapter \u202eretpahc ==\n"
+        '{| class="wikitable"\n! Owner !! Account\n|-\n'
+        "| Wiki\u202eikiw\u2066 \u200b || [https://old.example/@a Our \u202e account\u2069]\n"
+        "|}\n"
+    )
+    extraction = extract_accounts(page)
+    [account] = extraction.accounts
+    assert "\u202e" in (account.label or "") + (account.section or "")  # it is on the page
+    found = [CheckResult(account, Status.DELETED, f"gone {INVISIBLE} really")]
+    decision = decide(
+        found, extraction, {}, {}, Policy(confirmations=1, confirm_days=0), datetime_now()
+    )
+    assert decision.findings
+    _heading, body = render_notice(
+        decision.findings, bot="Bot", run_date=RUN, page_title="Social media"
+    )
+    status = render_status_page(decision.rows, updated=RUN, page_title="Social media")
+    assert _invisible_in(body) == set(), body
+    assert _invisible_in(status) == set(), status
+    assert "retpahc" in body and "gone really" in body.replace("  ", " ")
+
+
+def datetime_now() -> object:
+    from datetime import UTC, datetime
+
+    return datetime(2026, 11, 24, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("char", list(INVISIBLE))
+def test_inert_removes_every_invisible_character(char: str) -> None:
+    assert _invisible_in(inert(f"a{char}b")) == set()
+
+
+def test_the_run_summary_and_the_edit_summary_are_neutral() -> None:
+    from wmsocial_bot.notices import neutral
+    from wmsocial_bot.run import PageReport
+
+    assert neutral(f"x{INVISIBLE}y") == "x" + " " * 4 + "y"
+    report = PageReport("Social \u202emedia")
+    report.skipped_writes.append("talk notice: \x1b[31mred\u202e")
+    assert all(_invisible_in(line) == set() for line in report.summary_lines())

@@ -13,11 +13,12 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from difflib import SequenceMatcher
 
 from wmsocial_bot import gate
 from wmsocial_bot.config import PolicyConfig
 from wmsocial_bot.errors import WriteRefused
-from wmsocial_bot.extract import Extraction
+from wmsocial_bot.extract import Extraction, extract_accounts
 from wmsocial_bot.model import Account, CheckResult, Finding, Fix, Status, StatusRow
 from wmsocial_bot.platforms import identify_url
 from wmsocial_bot.platforms.mastodon import split_handle
@@ -142,11 +143,15 @@ def decide(
     now: datetime,
     *,
     counted: frozenset[str] = frozenset(),
+    standing: frozenset[str] = frozenset(),
 ) -> Decision:
     """Fixes, findings and outages from this run's results and the history before it.
 
     ``counted``: accounts already counted in this run (listed on an earlier page too); their
-    streak in ``previous`` is already this run's.
+    streak in ``previous`` is already this run's.  ``applied``: the bot's earlier fixes, by old
+    account; an old account listed again is a human's revert of that fix unless its key is in
+    ``standing`` (the bot's fix is still where it was made, see :func:`undone_by_human`): then
+    the old link was added again elsewhere and is fixed like any other.
     """
     unique = [r for r in results if r.account.duplicate_of is None]
     outages = _outages(unique, policy)
@@ -188,7 +193,7 @@ def decide(
             continue
         record = applied.get(key)
         if result.status in (Status.MOVED, Status.RENAMED):
-            if record is not None:
+            if record is not None and key not in standing:
                 findings.append(
                     _finding(
                         result,
@@ -217,6 +222,7 @@ def decide(
                             new_handle,
                             new_url,
                             result.status.value,
+                            successor_listed_by_bot=record is not None,
                         )
                     )
                     continue
@@ -265,6 +271,26 @@ def decide(
         ignored=tuple(ignored),
         capped=capped,
     )
+
+
+def undone_by_human(before: str, fixed: str, current: str, old_key: str) -> bool:
+    """Whether a human changed the bot's fix of ``old_key`` back, at the place it was made.
+
+    ``before`` and ``fixed`` are the page just before and at the bot's fix revision; a fix
+    changes characters inside lines only, so its places have the same line numbers in both.
+    The old account counts as put back when it now stands on lines that replaced one of those
+    places (an undo, a manual revert, a rewrite of that row); when it appears only on new
+    lines (added elsewhere) the bot's fix stands.
+    """
+    places = {a.line - 1 for a in extract_accounts(before).accounts if a.key == old_key}
+    now = {a.line - 1 for a in extract_accounts(current).accounts if a.key == old_key}
+    if not places:
+        return True  # the bot's fix is not where its record says: assume the worst
+    matcher = SequenceMatcher(None, fixed.splitlines(), current.splitlines(), autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "replace" and places & set(range(i1, i2)) and now & set(range(j1, j2)):
+            return True
+    return False
 
 
 def _outages(results: Sequence[CheckResult], policy: Policy) -> list[Outage]:

@@ -21,7 +21,8 @@ Rules (tested in ``tests/unit/test_fix.py``):
   stays lowercase; otherwise the successor's own spelling (from its URL) is used.
 * A fix is skipped, with the reason, when the account is no longer listed, when its successor
   is already listed on the page (the page may record the move on purpose, and a duplicate
-  is for a human to sort out), when the successor or its link fails the write gate
+  is for a human to sort out; unless the bot's own earlier fix put it there and the old link
+  was added again elsewhere), when the successor or its link fails the write gate
   (:func:`wmsocial_bot.gate.verified_successor`), when the edit would change what else the
   page lists, or when it would add markup (:func:`wmsocial_bot.gate.prove_only_links_changed`).
 """
@@ -159,7 +160,7 @@ def _plan_all(
             plan = _plan(text, fix, places, hidden, link_spans)
             targets = {f"{fix.platform}:{fix.new_handle}", *plan.new_keys.values()}
             for target in sorted(targets):
-                if target in by_key:
+                if target in by_key and not fix.successor_listed_by_bot:
                     line = by_key[target][0].line
                     raise _Refused(
                         f"the new account is already listed (line {line}); a duplicate is "

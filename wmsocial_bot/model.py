@@ -155,6 +155,9 @@ class Fix:
     new_handle: str
     new_url: str
     reason: str  # "moved" or "renamed"
+    # The successor is listed because the bot's own earlier fix (still standing) put it there,
+    # and the old link was added again elsewhere: listing it twice is no reason to skip.
+    successor_listed_by_bot: bool = False
 
     @property
     def summary(self) -> str:

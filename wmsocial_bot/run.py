@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from wmsocial_bot.checks import check_accounts
 from wmsocial_bot.config import Config, config_from_mapping
-from wmsocial_bot.decide import Decision, Policy, decide, ignore_keys
+from wmsocial_bot.decide import Decision, Policy, decide, ignore_keys, undone_by_human
 from wmsocial_bot.errors import ConfigError, UserError, WikiError, WritesDisabled
 from wmsocial_bot.extract import Extraction, extract_accounts
 from wmsocial_bot.fix import FixResult, apply_fixes
@@ -72,6 +72,8 @@ class WikiPort(Protocol):
     def own_edits(self, title: str) -> list[tuple[int, str, str]]: ...
 
     def subpages(self, title: str) -> list[str]: ...
+
+    def edit_texts(self, revid: int) -> tuple[str, str]: ...
 
 
 @dataclass
@@ -285,14 +287,23 @@ def _run_page(
     # An account listed on two pages is checked twice but counted once per run.
     previous = {**streaks, **fresh}
     applied = store.fixes(page)
+    standing, unsure = _standing_fixes(wiki, revision.text, extraction, applied)
     decision = decide(
-        report.results, extraction, previous, applied, policy, now, counted=frozenset(fresh)
+        report.results,
+        extraction,
+        previous,
+        applied,
+        policy,
+        now,
+        counted=frozenset(fresh),
+        standing=standing,
     )
     if decision.fixes:
         # The state store may not know a fix the bot made (a run killed between the edit and
         # its record, a lost or older state file, a moved page): the page history does.
+        unknown = [f for f in decision.fixes if f.old_key not in applied]
         try:
-            recovered = _fixes_in_history(wiki, page, decision.fixes, now)
+            recovered = _fixes_in_history(wiki, page, unknown, now) if unknown else []
         except WikiError as exc:
             report.skipped_writes.append(
                 f"page fixes: cannot rule out that a human reverted them ({exc})"
@@ -300,15 +311,38 @@ def _run_page(
             decision = replace(decision, fixes=())
             recovered = []
         if recovered:
-            applied = {**applied, **{record.old_key: record for _c, record in recovered}}
+            found = {record.old_key: record for _c, record in recovered}
+            applied = {**applied, **found}
+            more, more_unsure = _standing_fixes(wiki, revision.text, extraction, found)
+            standing, unsure = standing | more, {**unsure, **more_unsure}
             decision = decide(
-                report.results, extraction, previous, applied, policy, now, counted=frozenset(fresh)
+                report.results,
+                extraction,
+                previous,
+                applied,
+                policy,
+                now,
+                counted=frozenset(fresh),
+                standing=standing,
             )
             if not dry_run:
                 for comment, record in recovered:
                     store.record_edit(
                         page=page, revid=record.revid, summary=comment, fixes=[record], at=now
                     )
+    if unsure:
+        # Neither fix again nor report a revert that cannot be told: the next run decides.
+        decision = replace(
+            decision,
+            fixes=tuple(f for f in decision.fixes if f.old_key not in unsure),
+            findings=tuple(
+                f for f in decision.findings if not (f.kind == "reverted" and f.key in unsure)
+            ),
+        )
+        report.skipped_writes += [
+            f"page fixes: {key}: cannot tell whether a human reverted the bot's fix ({why})"
+            for key, why in sorted(unsure.items())
+        ]
     fresh.update(decision.streaks)
     report.decision = decision
     talk = config.wiki.talk_page or wiki.talk_title(page)
@@ -361,6 +395,34 @@ def _run_page(
             now=now,
         )
     return report
+
+
+def _standing_fixes(
+    wiki: WikiPort, current: str, extraction: Extraction, records: Mapping[str, FixRecord]
+) -> tuple[frozenset[str], dict[str, str]]:
+    """Old accounts listed again although the bot's fix of them still stands where it was made.
+
+    Such an old link was added again elsewhere (not a revert, see
+    :func:`wmsocial_bot.decide.undone_by_human`) and is fixed like any other.  Also returned:
+    the accounts whose fix revision cannot be read (key -> why), which are left alone.
+    """
+    listed = {a.key for a in extraction.accounts}
+    standing: set[str] = set()
+    unsure: dict[str, str] = {}
+    texts: dict[int, tuple[str, str]] = {}
+    for key, record in records.items():
+        if key not in listed or record.revid is None:
+            continue
+        try:
+            if record.revid not in texts:
+                texts[record.revid] = wiki.edit_texts(record.revid)
+        except WikiError as exc:
+            unsure[key] = str(exc)
+            continue
+        before, fixed = texts[record.revid]
+        if not undone_by_human(before, fixed, current, key):
+            standing.add(key)
+    return frozenset(standing), unsure
 
 
 def _fixes_in_history(

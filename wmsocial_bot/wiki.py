@@ -671,6 +671,36 @@ class Wiki:
             raise WikiError(f"cannot read the history of [[{title}]]: {_one_line(exc)}") from exc
         return found
 
+    def edit_texts(self, revid: int) -> tuple[str, str]:
+        """The page text just before revision ``revid`` and at it ("" before a first revision).
+
+        ``run`` compares them with the page as it is now, to tell a human's revert of the
+        bot's fix (the fixed lines changed back) from the old link merely added elsewhere.
+        """
+        exceptions = _exceptions()
+        try:
+            after = self._revision(revid)
+            parent = int(after.get("parentid") or 0)
+            before = self._revision(parent) if parent else None
+        except (exceptions.Error, OSError) as exc:
+            raise WikiError(f"cannot read revision {revid}: {_one_line(exc)}") from exc
+        return (_revision_text(before) if before else ""), _revision_text(after)
+
+    def _revision(self, revid: int) -> dict[str, Any]:
+        """One revision's ids and main-slot content, through the API."""
+        data = self._site.simple_request(
+            action="query",
+            prop="revisions",
+            revids=str(revid),
+            rvprop="ids|content",
+            rvslots="main",
+        ).submit()
+        for page in data.get("query", {}).get("pages", {}).values():
+            for rev in page.get("revisions", []):
+                if int(rev.get("revid", 0)) == revid:
+                    return dict(rev)
+        raise WikiError(f"revision {revid} cannot be read (deleted or hidden)")
+
     def subpages(self, title: str, *, limit: int = 100) -> list[str]:
         """Titles of the subpages of ``title`` (``Talk:X/Archive 1``, ...), at most ``limit``."""
         exceptions = _exceptions()
@@ -766,6 +796,15 @@ class Wiki:
             tags=tags,
             max_attempts=max_attempts,
         )
+
+
+def _revision_text(rev: dict[str, Any]) -> str:
+    """The main slot's text of an API revision (``*`` in format 1, ``content`` in 2)."""
+    main = rev.get("slots", {}).get("main", rev)
+    text = main.get("*", main.get("content"))
+    if not isinstance(text, str):
+        raise WikiError(f"revision {rev.get('revid')} has no readable text (hidden?)")
+    return text
 
 
 def _check_heading(heading: str) -> str:

@@ -216,6 +216,49 @@ def test_a_reverted_fix_is_reported_not_repeated(
     assert "reverted:mastodon:bob@social.example" in {f.marker for f in report.new_findings}
 
 
+def test_the_old_link_added_again_elsewhere_is_fixed_not_called_a_revert(
+    bot_wiki: Wiki, human: ApiSession, sim: Simulator, writes_on: str, title: str, tmp_path: Path
+) -> None:
+    """Issue 18: the bot's fix stands; a human adds the old link as a new item elsewhere."""
+    human.edit(title, PAGE)
+    config = make_config(tmp_path, sim, title)
+    run_once(bot_wiki, config)
+    fixed, _ = human.revision(title)
+    assert "[https://new.example/@bob @bob@new.example]" in fixed
+    human.edit(title, fixed + "\n* Bob's group, again: https://social.example/@bob", "add a link")
+    report = run_once(bot_wiki, config)
+    markers = {f.marker for f in report.new_findings}
+    assert not any(m.startswith("reverted:") for m in markers), markers
+    text, _ = human.revision(title)
+    assert text == fixed + "\n* Bob's group, again: https://new.example/@bob", (
+        "the new stale link is fixed; the bot's earlier fix is untouched"
+    )
+    talk, _ = human.revision(talk_of(title))
+    assert "changed it back" not in talk
+
+
+def test_a_revert_after_other_edits_is_still_a_revert(
+    bot_wiki: Wiki, human: ApiSession, sim: Simulator, writes_on: str, title: str, tmp_path: Path
+) -> None:
+    """The bot's line changed back by hand, with unrelated edits before and after it."""
+    human.edit(title, PAGE)
+    config = make_config(tmp_path, sim, title)
+    run_once(bot_wiki, config)
+    fixed, _ = human.revision(title)
+    human.edit(title, "Intro added later.\n" + fixed + "\n* Someone else: https://x.com/z")
+    reverted = (
+        "Intro added later.\n"
+        + fixed.replace(
+            "[https://new.example/@bob @bob@new.example]", "[https://social.example/@bob Bob]"
+        )
+        + "\n* Someone else: https://x.com/z"
+    )
+    human.edit(title, reverted, "the old link was right")
+    report = run_once(bot_wiki, config)
+    assert human.revision(title)[0] == reverted, "the bot does not fix it again"
+    assert "reverted:mastodon:bob@social.example" in {f.marker for f in report.new_findings}
+
+
 def test_page_text_in_notices_is_inert(
     bot_wiki: Wiki, human: ApiSession, sim: Simulator, writes_on: str, title: str, tmp_path: Path
 ) -> None:

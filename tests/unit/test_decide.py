@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from wmsocial_bot.decide import Policy, decide, next_streak
+from wmsocial_bot.decide import Policy, decide, next_streak, undone_by_human
 from wmsocial_bot.extract import Extraction, extract_accounts
 from wmsocial_bot.model import CheckResult, Status
 from wmsocial_bot.state import FixRecord, Streak
@@ -140,6 +140,49 @@ def test_a_reverted_fix_becomes_a_finding() -> None:
     }
     decision = decide(found, extraction, {}, applied, Policy(confirmations=1, confirm_days=0), DAY0)
     assert decision.fixes == () and kinds(decision) == {"reverted:mastodon:a@old.example"}
+
+
+BEFORE = "Intro\n* [https://old.example/@a A]\n* https://b.example/@b\n"
+FIXED = BEFORE.replace("https://old.example/@a", "https://new.example/@a")
+
+
+def test_the_old_link_on_a_new_line_is_no_revert() -> None:
+    current = "New intro\n" + FIXED + "* Again: https://old.example/@a\n"
+    assert not undone_by_human(BEFORE, FIXED, current, "mastodon:a@old.example")
+
+
+def test_the_fixed_line_changed_back_is_a_revert() -> None:
+    assert undone_by_human(BEFORE, FIXED, BEFORE, "mastodon:a@old.example")
+    by_hand = "New intro\n" + BEFORE.replace("[https://old.example/@a A]", "https://old.example/@a")
+    assert undone_by_human(BEFORE, FIXED, by_hand, "mastodon:a@old.example")
+
+
+def test_a_standing_fix_with_the_old_link_back_is_fixed_again() -> None:
+    extraction = extract_accounts(FIXED + "* https://old.example/@a\n")
+    found = [
+        CheckResult(
+            a,
+            Status.MOVED if a.key == "mastodon:a@old.example" else Status.OK,
+            "moved",
+            new_url="https://new.example/@a",
+            new_handle="a@new.example",
+        )
+        for a in extraction.accounts
+    ]
+    record = FixRecord(
+        "P", "mastodon:a@old.example", "mastodon:a@new.example", "https://new.example/@a", 5, DAY0
+    )
+    decision = decide(
+        found,
+        extraction,
+        {},
+        {record.old_key: record},
+        Policy(confirmations=1, confirm_days=0),
+        DAY0,
+        standing=frozenset({record.old_key}),
+    )
+    assert [f.summary for f in decision.fixes] == ["@a@old.example -> @a@new.example (moved)"]
+    assert not kinds(decision)
 
 
 def test_ignore_list_and_fix_cap() -> None:

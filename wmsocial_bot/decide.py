@@ -28,6 +28,9 @@ from wmsocial_bot.state import FixRecord, Streak
 OUTAGE_STATUSES = frozenset(
     {Status.DELETED, Status.SUSPENDED, Status.DEACTIVATED, Status.UNREACHABLE}
 )
+# A server's explicit word on one account.  While the same server answers other accounts fine
+# it is plainly up, and these are about the accounts, not an outage.
+ACCOUNT_ANSWERS = frozenset({Status.DELETED, Status.SUSPENDED, Status.DEACTIVATED})
 # Statuses a platform states outright; they need fewer sightings.
 EXPLICIT = frozenset(
     {
@@ -154,7 +157,7 @@ def decide(
     the old link was added again elsewhere and is fixed like any other.
     """
     unique = [r for r in results if r.account.duplicate_of is None]
-    outages = _outages(unique, policy)
+    outages = _outages(unique, policy, previous, now)
     in_outage = {o.scope for o in outages}
     streaks: dict[str, Streak] = {}
     fixes: list[Fix] = []
@@ -293,14 +296,36 @@ def undone_by_human(before: str, fixed: str, current: str, old_key: str) -> bool
     return False
 
 
-def _outages(results: Sequence[CheckResult], policy: Policy) -> list[Outage]:
+def _outages(
+    results: Sequence[CheckResult],
+    policy: Policy,
+    previous: Mapping[str, Streak],
+    now: datetime,
+) -> list[Outage]:
+    """Scopes where many accounts went bad *at once*, in this run.
+
+    Not counted as gone bad: an account that already had the same status before this run
+    (known dead, reported earlier), and an explicit answer about one account (deleted,
+    suspended, deactivated) from a server that answers other accounts fine in this run.
+    """
     totals: dict[str, int] = {}
-    bad: dict[str, int] = {}
+    answering: set[str] = set()
     for result in results:
         scope = scope_of(result.account)
         totals[scope] = totals.get(scope, 0) + 1
-        if result.status in OUTAGE_STATUSES:
-            bad[scope] = bad.get(scope, 0) + 1
+        if result.status not in OUTAGE_STATUSES and result.status != Status.UNVERIFIABLE:
+            answering.add(scope)
+    bad: dict[str, int] = {}
+    for result in results:
+        if result.status not in OUTAGE_STATUSES:
+            continue
+        scope = scope_of(result.account)
+        known = previous.get(result.account.key)
+        if known is not None and known.status == result.status.value and known.first_seen < now:
+            continue
+        if result.status in ACCOUNT_ANSWERS and scope in answering:
+            continue
+        bad[scope] = bad.get(scope, 0) + 1
     return [
         Outage(scope, bad[scope], totals[scope])
         for scope in sorted(bad)

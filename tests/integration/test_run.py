@@ -139,6 +139,29 @@ def test_outage_is_reported_and_never_acted_on(
     assert not any(f.kind != "duplicate" and "social.example" in f.key for f in report.new_findings)
 
 
+def test_a_new_dead_account_is_not_silenced_by_accounts_known_dead(
+    bot_wiki: Wiki, human: ApiSession, sim: Simulator, writes_on: str, title: str, tmp_path: Path
+) -> None:
+    """Issue 18: two accounts reported dead earlier and one new 404 are no outage."""
+    human.edit(title, PAGE)
+    config = make_config(tmp_path, sim, title)
+    first = run_once(bot_wiki, config)
+    assert {
+        "deleted:mastodon:nobody@social.example",
+        "suspended:mastodon:carol@social.example",
+    } <= {f.marker for f in first.new_findings}
+    text, _ = human.revision(title)
+    human.edit(title, text + "\n* New: https://social.example/@newcomer", "add an account")
+    # social.example now lists alice (ok), nobody and carol (reported), newcomer (404 + WebFinger
+    # 404): 3 of 4 "bad" under the old count, while the server answers alice fine.
+    config = replace(config, policy=replace(config.policy, outage_min_accounts=4))
+    report = run_once(bot_wiki, config)
+    assert report.decision is not None and report.decision.outages == ()
+    assert [f.marker for f in report.new_findings] == ["deleted:mastodon:newcomer@social.example"]
+    talk, _ = human.revision(talk_of(title))
+    assert "deleted:mastodon:newcomer@social.example" in reported_markers(talk)
+
+
 def test_nobots_page_is_not_edited(
     bot_wiki: Wiki, human: ApiSession, sim: Simulator, writes_on: str, title: str, tmp_path: Path
 ) -> None:

@@ -87,6 +87,33 @@ def test_outage_when_half_of_a_host_goes_bad_at_once() -> None:
     assert "mastodon:u0@host.example" not in decision.streaks, "and not counted either"
 
 
+def test_accounts_known_dead_and_answers_of_a_live_server_make_no_outage() -> None:
+    extraction = extract_accounts("".join(f"* https://h.example/@u{i}\n" for i in range(4)))
+    found = results(
+        extraction,
+        {
+            "u0@h.example": Status.DELETED,
+            "u1@h.example": Status.DELETED,
+            "u2@h.example": Status.DELETED,
+        },
+    )
+    earlier = DAY0 - timedelta(days=30)
+    known = {f"mastodon:u{i}@h.example": Streak("deleted", earlier, earlier, 3) for i in (0, 1)}
+    policy = Policy(confirmations=1, confirm_days=0, outage_min_accounts=4)
+    decision = decide(found, extraction, known, {}, policy, DAY0)
+    assert decision.outages == ()
+    assert "deleted:mastodon:u2@h.example" in kinds(decision)
+
+
+def test_a_server_that_answers_no_account_fine_can_still_be_an_outage() -> None:
+    extraction = extract_accounts("".join(f"* https://h.example/@u{i}\n" for i in range(4)))
+    found = results(extraction, {f"u{i}@h.example": Status.DELETED for i in range(4)})
+    policy = Policy(confirmations=1, confirm_days=0, outage_min_accounts=4)
+    decision = decide(found, extraction, {}, {}, policy, DAY0)
+    assert [(o.scope, o.bad) for o in decision.outages] == [("host:h.example", 4)]
+    assert not kinds(decision)
+
+
 def test_small_hosts_never_look_like_outages() -> None:
     extraction = extract_accounts("* https://tiny.example/@a\n* https://tiny.example/@b\n")
     decision = decide(

@@ -13,6 +13,7 @@ four accounts on ``old.example``:
 * ``gone``: deleted (404, and WebFinger 404), listed under a heading and a label that hold
   bidi controls (U+202E, U+2066), which reversed the bot's own text in the talk notice.
 
+The checks alone (no wiki) must offer only successors the bot built itself.  Then
 ``wmsocial-bot run`` runs once in a subprocess against the fault suite's real MediaWiki, which
 is the judge: its parse of the page, talk page and status page must show no template,
 category, page property (``__NOTOC__``) or link other than the intended targets, and no
@@ -34,9 +35,14 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from faults.support import Figures, run_cli, write_config
 
+from wmsocial_bot.checks import check_accounts
+from wmsocial_bot.config import NetworkConfig
 from wmsocial_bot.devtools.testwiki import ApiSession, LocalWiki
+from wmsocial_bot.extract import extract_accounts
+from wmsocial_bot.model import Status
+from wmsocial_bot.net import Net
 
-pytestmark = [pytest.mark.wiki, pytest.mark.faults]
+pytestmark = [pytest.mark.faults]
 
 HOSTILE_ACCT = "x@{{Attack template}}{{subst:Attack subst}}~~~~__NOTOC__@new.example"
 PAGE = """== Fediverse \u202e ==
@@ -154,6 +160,18 @@ def _history(human: ApiSession, title: str) -> list[tuple[str, str]]:
     return [(r["user"], r["slots"]["main"]["content"]) for r in revisions]
 
 
+def test_the_check_offers_only_successors_it_built(hostile: HostileFediverse) -> None:
+    """Without the wiki: what the real Mastodon.py path makes of the hostile answers."""
+    net = Net(NetworkConfig(timeout=5.0), hostile.overrides(), contact="test")
+    results = {r.account.handle: r for r in check_accounts(extract_accounts(PAGE).accounts, net)}
+    x, y, z = (results[f"{user}@old.example"] for user in "xyz")
+    assert x.status == Status.MOVED and (x.new_url, x.new_handle) == (None, None), x
+    assert "not a fediverse handle" in x.detail
+    assert (y.new_handle, y.new_url) == ("y@new.example", "https://new.example/@y"), y
+    assert (z.new_handle, z.new_url) == ("z@new.example", "https://new.example/@z"), z
+
+
+@pytest.mark.wiki
 def test_a_hostile_successor_cannot_inject_markup_or_swap_links(
     fault_wiki: LocalWiki,
     human: ApiSession,

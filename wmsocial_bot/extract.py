@@ -18,6 +18,7 @@ from mwparserfromhell.wikicode import Wikicode
 
 from wmsocial_bot.model import Account, Span
 from wmsocial_bot.platforms import identify_url, mastodon
+from wmsocial_bot.urls import ascii_host
 from wmsocial_bot.wikitables import Table, scan_tables
 
 # Tags whose contents MediaWiki does not render as links.
@@ -443,7 +444,9 @@ class _Walker:
     def scan_text(self, value: str, start: int) -> None:
         if "@" not in value:
             return
-        for match in mastodon.TEXT_HANDLE.finditer(value):
+        for match in mastodon.WRITTEN_HANDLE.finditer(value):
+            if ascii_host(match.group("host")) is None:
+                continue  # not a valid server name (IDNA), so no account MediaWiki could link
             handle = mastodon.canonical(match.group("user"), match.group("host"))
             span = Span(start + match.start(), start + match.end())
             if any(label.start <= span.start < label.end for label in self.labels[-4:]):

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+import idna
+
 # Subdomains that name the same site as the bare domain.
 _ALIAS_PREFIXES = ("www.", "m.", "mobile.", "old.", "new.", "np.", "music.")
 _TRACKING = re.compile(
@@ -43,6 +45,23 @@ def strip_alias(host: str) -> str:
     return host
 
 
+def ascii_host(host: str) -> str | None:
+    """``host`` as DNS spells it: lowercase, internationalised labels in punycode.
+
+    ``bücher.social`` and ``xn--bcher-kva.social`` are one server, and its accounts must get
+    one handle.  Mastodon itself stores remote domains this way (mastodon/mastodon
+    app/lib/tag_manager.rb ``normalize_domain``: Addressable's ``normalized_host``, which is
+    IDNA ToASCII).  None when the name is not a valid IDNA host name.
+    """
+    host = host.lower().rstrip(".")
+    if host.isascii():
+        return host
+    try:
+        return idna.encode(host, uts46=True).decode("ascii")
+    except idna.IDNAError:
+        return None
+
+
 def parse_url(url: str) -> UrlParts | None:
     """Split ``url``; None when it is not an http(s) or protocol-relative URL with a host."""
     text = url.strip()
@@ -56,7 +75,7 @@ def parse_url(url: str) -> UrlParts | None:
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         return None
-    raw_host = (parts.hostname or "").lower().rstrip(".")
+    raw_host = ascii_host(unquote(parts.hostname or "")) or ""
     if not raw_host or not re.fullmatch(r"[a-z0-9.\-\[\]:]+", raw_host):
         return None
     segments = tuple(unquote(s) for s in parts.path.split("/") if s)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from wmsocial_bot.extract import extract_accounts
+from wmsocial_bot.platforms import mastodon
 
 FIXTURES = sorted((Path(__file__).parent.parent / "fixtures" / "extract").glob("*.wiki"))
 
@@ -40,7 +41,8 @@ def test_spans_point_at_the_written_link(page: Path) -> None:
         if account.url is not None:
             assert written == account.url
         else:
-            assert written.lstrip("@").removeprefix("acct:").lower() == account.handle
+            user, _, host = written.lstrip("@").removeprefix("acct:").partition("@")
+            assert mastodon.canonical(user, host) == account.handle
         if account.label is not None:
             assert account.label_span is not None
             assert text[account.label_span.start : account.label_span.end] == account.label

@@ -11,6 +11,11 @@ from wmsocial_bot.urls import UrlParts
 
 NAME = "facebook"
 HOSTS = frozenset({"facebook.com", "fb.com", "fb.me", "business.facebook.com"})
+# Language hosts (``de-de.facebook.com``, ``es-la.facebook.com``, ``de.facebook.com``) and the
+# alternative front ends (``web.``, ``mbasic.``, ``touch.``, ``free.``) show the same pages.
+HOST_PATTERN = re.compile(
+    r"^(?:[a-z]{2}(?:-[a-z]{2})?|web|mbasic|touch|free)\.facebook\.com$"
+)
 RESERVED = frozenset(
     {
         "sharer",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from wmsocial_bot.model import Account, CheckResult
@@ -10,6 +11,8 @@ from wmsocial_bot.urls import UrlParts
 
 NAME = "linkedin"
 HOSTS = frozenset({"linkedin.com"})
+# Country hosts (``de.linkedin.com``, ``uk.linkedin.com``) serve the same pages as www.
+HOST_PATTERN = re.compile(r"^[a-z]{2}\.linkedin\.com$")
 _KINDS = frozenset({"company", "in", "school", "showcase"})
 _TAILS = frozenset({"about", "posts", "people", "jobs", "life", "recent-activity", "mycompany"})
 

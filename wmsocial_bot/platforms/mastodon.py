@@ -16,7 +16,7 @@ from wmsocial_bot import gate
 from wmsocial_bot.errors import NetworkPolicyError, WriteRefused
 from wmsocial_bot.model import Account, CheckResult, Identity, Status
 from wmsocial_bot.platforms.common import CheckContext, policy_refusal
-from wmsocial_bot.urls import UrlParts
+from wmsocial_bot.urls import UrlParts, ascii_host
 
 NAME = "mastodon"
 # Well-known servers: recognised whatever their path shape.  Any other host is a fediverse
@@ -82,8 +82,21 @@ TEXT_HANDLE = re.compile(
 )
 
 
+# A handle as people write it in text: the server may be spelt in Unicode (``@a@bücher.social``),
+# as Mastodon's own mention syntax allows (mastodon/mastodon app/models/account.rb
+# ``MENTION_RE``, v4.3: the domain is ``[[:word:]]`` runs joined by ``.`` or ``-``).
+# :func:`canonical` turns the server into punycode, so both spellings give one handle.
+_UNICODE_LABEL = r"[^\W_](?:[^\W_]|-){0,62}"
+WRITTEN_HANDLE = re.compile(
+    rf"(?<![\w@/.:\-])(?:acct:|@)(?P<user>{_USER})@"
+    rf"(?P<host>(?:{_UNICODE_LABEL}\.)+{_UNICODE_LABEL}\b)(?![@\w\-]|\.[^\W_])",
+    re.IGNORECASE,
+)
+
+
 def canonical(user: str, host: str) -> str:
-    return f"{user}@{host}".lower()
+    """``user@host``, lowercase, the server in punycode (see :func:`urls.ascii_host`)."""
+    return f"{user}@{ascii_host(host) or host}".lower()
 
 
 def is_fediverse_candidate_host(host: str) -> bool:
@@ -108,7 +121,8 @@ def normalise(parts: UrlParts) -> str | None:
         return None  # a post (/@user/1234), a collection, a status
     host = parts.raw_host.removeprefix("www.")  # the server's own name: no other aliasing
     if "@" in user:
-        user, _, host = user.partition("@")
+        user, _, other = user.partition("@")
+        host = ascii_host(other) or ""
     if not re.fullmatch(_USER, user) or not re.fullmatch(_URL_HOST, host):
         return None
     return canonical(user, host)

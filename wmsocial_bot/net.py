@@ -8,7 +8,12 @@
   was checked (the Host header, TLS SNI and certificate check keep the host name), so a name
   that resolves differently the second time (DNS rebinding) cannot reach a private address.
 * Bounds: a timeout per request, a cap on the response size and on redirects, a global and a
-  per-host concurrency limit, and a User-Agent as Wikimedia's policy asks.
+  per-host concurrency limit, and a User-Agent as Wikimedia's policy asks.  The size cap
+  counts the *decoded* body: only gzip and deflate are asked for (``Accept-Encoding``), both
+  are decompressed a bounded piece at a time, and a body in any other compression is refused,
+  so a few kilobytes of compressed zeros cannot become gigabytes in memory.  A JSON body
+  nested deeper than any real API answer is refused too (``MAX_JSON_DEPTH``): Python's and
+  the libraries' parsers would otherwise raise ``RecursionError`` somewhere inside a client.
 * Politeness: each host's own rate-limit headers (``X-RateLimit-*``, ``ratelimit-*``,
   ``Retry-After``) pace the requests to it before it has to say 429; a 429 or 503 halves the
   host's concurrency, which then grows back one step per streak of good answers; transient
@@ -29,6 +34,7 @@ import re
 import socket
 import threading
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -56,10 +62,18 @@ THROTTLED_AFTER = 10  # 429s in a row (no other answer between) before a host is
 # or twice as many in all when they are most of the host's answers (a squall, not a storm)
 BACKOFF_CAP = 8.0  # seconds, when a 429 or 503 does not say how long to wait
 GROW_AFTER = 10  # good answers in a row before a throttled host gets one more slot
+ACCEPT_ENCODING = "gzip, deflate"  # the compressions whose decoding the size cap bounds
+MAX_JSON_DEPTH = 100  # nesting levels; real API answers use about ten
+_DECODED = frozenset({"gzip", "x-gzip", "deflate"})
+_REFUSED_CODINGS = frozenset({"br", "zstd", "compress", "x-compress"})  # never asked for
 
 
 class ResponseTooLarge(requests.RequestException):
     """The body exceeded ``network.max_response_bytes``; it was not read further."""
+
+
+class UnreadableAnswer(requests.RequestException):
+    """The body cannot be read safely (a compression we did not ask for, JSON nested too deep)."""
 
 
 class HostDown(requests.RequestException):
@@ -433,6 +447,7 @@ class Net:
             session.mount("https://", adapter)
             session.max_redirects = self.config.max_redirects
             session.headers["User-Agent"] = self.user_agent("requests", requests.__version__)
+            session.headers["Accept-Encoding"] = ACCEPT_ENCODING
             self._session = session
         return self._session
 
@@ -498,7 +513,7 @@ class _PolicyAdapter(HTTPAdapter):
                 request, stream=True, timeout=timeout, **kwargs
             )
             if not stream:
-                _read_capped(response, self.net.config.max_response_bytes)
+                _read_capped(response, self.net.config.max_response_bytes, target.host)
             return response
 
         return self.net.exchange(target.host, send_once)
@@ -519,22 +534,138 @@ class _PolicyAdapter(HTTPAdapter):
         return host_params, pool_kwargs
 
 
-def _read_capped(response: requests.Response, limit: int) -> None:
-    """Read the body, refusing more than ``limit`` bytes."""
+def _read_capped(response: requests.Response, limit: int, host: str) -> None:
+    """Read the body, refusing more than ``limit`` bytes after decompression.
+
+    urllib3 (from 2.6.0, see setup.cfg) decompresses a streamed body at most the requested
+    amount at a time, so ``iter_content`` never holds more than one chunk beyond the cap.
+    """
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > limit:
         response.close()
         raise ResponseTooLarge(f"response of {declared} bytes exceeds the {limit}-byte cap")
+    try:
+        content_codings(response.headers.get("Content-Encoding", ""), host)
+    except UnreadableAnswer:
+        response.close()
+        raise
     chunks = []
     total = 0
     for chunk in response.iter_content(65536):
         total += len(chunk)
         if total > limit:
             response.close()
-            raise ResponseTooLarge(f"response exceeds the {limit}-byte cap")
+            raise ResponseTooLarge(f"response exceeds the {limit}-byte cap (decompressed)")
         chunks.append(chunk)
-    response._content = b"".join(chunks)
+    body = b"".join(chunks)
+    refuse_deep_json(body, host)
+    response._content = body
     response._content_consumed = True  # type: ignore[attr-defined]
+
+
+def content_codings(header: str, host: str) -> list[str]:
+    """The codings of ``Content-Encoding`` that must be undone; refuse what the cap cannot bound.
+
+    Both clients would decode brotli and zstd (when their libraries are installed) without
+    any limit; the bot never asks for them, so a server that sends them anyway is refused.
+    Unknown names (``utf-8`` from a misconfigured server) are left as they are, as both
+    clients do.
+    """
+    codings = [c.strip().lower() for c in header.split(",")]
+    codings = [c for c in codings if c and c != "identity"]
+    refused = [c for c in codings if c in _REFUSED_CODINGS]
+    if refused:
+        raise UnreadableAnswer(
+            f"the answer of {host} could not be read: it is compressed with {refused[0]}, "
+            f"which was not asked for (Accept-Encoding: {ACCEPT_ENCODING})"
+        )
+    decoded = [c for c in codings if c in _DECODED]
+    if len(decoded) > 1:
+        raise UnreadableAnswer(
+            f"the answer of {host} could not be read: it is compressed {len(decoded)} times over"
+        )
+    return decoded
+
+
+class _BoundedDecoder:
+    """gzip or deflate, decompressed at most ``limit`` bytes in all (httpx has no such cap)."""
+
+    def __init__(self, coding: str | None, limit: int, host: str) -> None:
+        self.coding = coding
+        self.limit = limit
+        self.host = host
+        self.total = 0
+        self.first = True
+        wbits = zlib.MAX_WBITS | 16 if coding in ("gzip", "x-gzip") else zlib.MAX_WBITS
+        self.obj = zlib.decompressobj(wbits)
+
+    def feed(self, data: bytes) -> bytes:
+        if self.coding is None:
+            return self._count(data)
+        room = self.limit - self.total
+        try:
+            out = self.obj.decompress(data, room + 1)
+        except zlib.error:
+            if not (self.first and self.coding == "deflate"):
+                raise self._broken() from None
+            # "deflate" without the zlib header, as some servers send it (httpx and urllib3
+            # accept both forms too).
+            self.obj = zlib.decompressobj(-zlib.MAX_WBITS)
+            try:
+                out = self.obj.decompress(data, room + 1)
+            except zlib.error:
+                raise self._broken() from None
+        self.first = False
+        if self.obj.unconsumed_tail:  # more output is waiting beyond the cap
+            raise ResponseTooLarge(f"response exceeds the {self.limit}-byte cap (decompressed)")
+        return self._count(out)
+
+    def flush(self) -> bytes:
+        if self.coding is None:
+            return b""
+        try:
+            return self._count(self.obj.flush())
+        except zlib.error:
+            raise self._broken() from None
+
+    def _count(self, data: bytes) -> bytes:
+        self.total += len(data)
+        if self.total > self.limit:
+            raise ResponseTooLarge(f"response exceeds the {self.limit}-byte cap (decompressed)")
+        return data
+
+    def _broken(self) -> UnreadableAnswer:
+        return UnreadableAnswer(
+            f"the answer of {self.host} could not be read: its {self.coding} data is broken"
+        )
+
+
+_JSON_STRUCTURE = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+
+
+def json_too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether ``body`` is JSON (or starts like it) nested more than ``limit`` levels deep."""
+    start = body.lstrip(b" \t\r\n\x00\xef\xbb\xbf\xfe\xff")[:1]
+    if start not in (b"[", b"{") or body.count(b"[") + body.count(b"{") <= limit:
+        return False  # cannot be that deep: the common case costs two counts
+    depth = 0
+    for match in _JSON_STRUCTURE.finditer(body):
+        token = match.group()
+        if token in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                return True
+        elif token in (b"]", b"}"):
+            depth -= 1
+    return False
+
+
+def refuse_deep_json(body: bytes, host: str) -> None:
+    if json_too_deep(body):
+        raise UnreadableAnswer(
+            f"the answer of {host} could not be read: its JSON is nested more than "
+            f"{MAX_JSON_DEPTH} levels deep"
+        )
 
 
 class _PolicyTransport(httpx.BaseTransport):
@@ -557,24 +688,39 @@ class _PolicyTransport(httpx.BaseTransport):
             if url.scheme == "https":
                 extensions["sni_hostname"] = url.host
             url = url.copy_with(host=target.address)
+        # Only what the size cap can bound; httpx would also ask for br and zstd.
+        headers["Accept-Encoding"] = ACCEPT_ENCODING
         outgoing = httpx.Request(
             request.method, url, headers=headers, stream=request.stream, extensions=extensions
         )
         limit = self.net.config.max_response_bytes
+        host = target.host
 
         def send_once() -> httpx.Response:
             response = self.inner.handle_request(outgoing)
-            body = bytearray()
             try:
+                codings = content_codings(response.headers.get("Content-Encoding", ""), host)
+                decoder = _BoundedDecoder(codings[0] if codings else None, limit, host)
+                body = bytearray()
+                received = 0
                 for chunk in response.stream:  # type: ignore[union-attr]
-                    body += chunk
-                    if len(body) > limit:
+                    received += len(chunk)
+                    if received > limit:
                         raise ResponseTooLarge(f"response exceeds the {limit}-byte cap")
+                    body += decoder.feed(chunk)
+                body += decoder.flush()
             finally:
                 response.close()
+            refuse_deep_json(bytes(body), host)
+            # The body is decoded here, under the cap: httpx must not decode it again.
+            kept = [
+                (name, value)
+                for name, value in response.headers.multi_items()
+                if name.lower() not in ("content-encoding", "content-length")
+            ]
             return httpx.Response(
                 response.status_code,
-                headers=response.headers,
+                headers=kept,
                 content=bytes(body),
                 request=request,
                 extensions=response.extensions,

@@ -59,3 +59,42 @@ def test_user_agent_names_bot_contact_and_library() -> None:
     ua = net().user_agent("Mastodon.py", "2.3.3")
     assert ua.startswith("wmsocial-bot/") and "(User:Example)" in ua
     assert ua.endswith("Mastodon.py/2.3.3")
+
+
+# --------------------------------------------------------------------------- bodies
+
+
+def test_json_depth_counts_structure_not_brackets_in_strings() -> None:
+    from wmsocial_bot.net import json_too_deep
+
+    assert json_too_deep(b"[" * 101 + b"]" * 101)
+    assert json_too_deep(b' \n{"a":' * 101 + b"1" + b"}" * 101)
+    assert not json_too_deep(b"[" * 100 + b"]" * 100)
+    assert not json_too_deep(b'["' + b"[" * 5000 + b'"]')  # brackets inside a string
+    assert not json_too_deep(b'["\\"' + b"[" * 5000 + b'"]')  # an escaped quote first
+    assert not json_too_deep(b"<html>" + b"[" * 5000)  # not JSON: the parser refuses it anyway
+
+
+def test_codings_the_cap_cannot_bound_are_refused() -> None:
+    from wmsocial_bot.net import UnreadableAnswer, content_codings
+
+    assert content_codings("", "h") == []
+    assert content_codings("identity, GZIP", "h") == ["gzip"]
+    assert content_codings("utf-8", "h") == []  # unknown: left as it is, as both clients do
+    for header in ("br", "zstd", "gzip, zstd", "gzip, gzip"):
+        with pytest.raises(UnreadableAnswer, match="could not be read"):
+            content_codings(header, "h")
+
+
+@pytest.mark.parametrize("wbits", [31, 15, -15])  # gzip, zlib deflate, raw deflate
+def test_the_decoder_stops_at_the_cap(wbits: int) -> None:
+    import zlib
+
+    from wmsocial_bot.net import ResponseTooLarge, _BoundedDecoder
+
+    coding = "gzip" if wbits == 31 else "deflate"
+    packer = zlib.compressobj(9, zlib.DEFLATED, wbits)
+    data = packer.compress(b"x" * 5000) + packer.flush()
+    assert _BoundedDecoder(coding, 5000, "h").feed(data) == b"x" * 5000
+    with pytest.raises(ResponseTooLarge):
+        _BoundedDecoder(coding, 4999, "h").feed(data)

@@ -1,0 +1,354 @@
+"""Attacks on time and memory: decompression bombs, deeply nested JSON (and slow hosts).
+
+Every case has its own small hostile server on loopback (:class:`Hostile`); the bot reaches it
+through endpoint overrides, on both client paths: Mastodon.py and the bot's own requests
+(requests/urllib3) and atproto (httpx), the Bluesky AppView and the PLC directory.
+
+* A decompression bomb (gzip or deflate; zstd, which the bot never asks for) is refused at the
+  size cap counted on the *decoded* body, and a 1 GiB bomb keeps the whole ``check`` process
+  under 300 MB peak RSS (measured in a subprocess with ``os.wait4``).
+* Both clients ask only for ``gzip, deflate``: the compressions whose decoding is capped.
+* JSON nested deeper than any real answer is a clear non-verdict ("could not be read"), never
+  an internal error with a ``RecursionError`` traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import zlib
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from functools import cache
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from faults.support import Figures
+
+from wmsocial_bot.checks import check_accounts
+from wmsocial_bot.config import NetworkConfig
+from wmsocial_bot.extract import extract_accounts
+from wmsocial_bot.model import CheckResult, Status
+from wmsocial_bot.net import Net
+
+pytestmark = pytest.mark.faults
+NOW = datetime.fromisoformat("2026-11-24T00:00:00+00:00")
+NO_VERDICT = {Status.UNREACHABLE, Status.UNVERIFIABLE}
+CAP = 2_000_000  # the default max_response_bytes
+MASTODON = "https://social.hostile/@alice"
+BSKY_HANDLE = "https://bsky.app/profile/alice.hostile.example"
+BSKY_DID = "https://bsky.app/profile/did:plc:abcdefghijklmnopqrstuvwx"
+NOT_FOUND = json.dumps({"error": "InvalidRequest", "message": "Profile not found"}).encode()
+
+Answer = tuple[int, dict[str, str], bytes]  # status, headers, body
+Route = Callable[[str], Answer | None]  # path -> answer (None: 404)
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client that hangs up mid-answer is what these tests expect
+
+
+class Hostile:
+    """A loopback HTTP server: ``/<host>/<path>`` is answered by ``routes[host](path)``.
+
+    ``seen`` records (host, path, Accept-Encoding) of every request.
+    """
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        self.seen: list[tuple[str, str, str]] = []
+        hostile = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                self.answer()
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                self.answer()
+
+            def answer(self) -> None:
+                _, host, rest = self.path.split("/", 2)
+                hostile.seen.append((host, "/" + rest, self.headers.get("Accept-Encoding", "")))
+                route = hostile.routes.get(host)
+                found = route("/" + rest) if route else None
+                status, headers, body = found or (404, {}, b'{"error":"Record not found"}')
+                self.send_response(status)
+                headers = {"Content-Type": "application/json", **headers}
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                chunked = headers.get("Transfer-Encoding") == "chunked"
+                if not chunked:
+                    self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                try:
+                    if chunked:
+                        for start in range(0, len(body), 16384):
+                            piece = body[start : start + 16384]
+                            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                        self.wfile.write(b"0\r\n\r\n")
+                    else:
+                        self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the bot hung up at its cap, as it should
+
+        self.server = _QuietServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}"
+
+    def overrides(self) -> dict[str, str]:
+        return {
+            host: f"{self.base}/{host}"
+            for host in ("social.hostile", "public.api.bsky.app", "plc.directory")
+        }
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def hostile() -> Iterator[Hostile]:
+    server = Hostile()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@cache
+def bomb(encoding: str, mebibytes: int) -> bytes:
+    """``mebibytes`` MiB of zeros, compressed (about a thousand to one)."""
+    if encoding == "zstd":
+        zstandard = pytest.importorskip("zstandard")
+        return bytes(zstandard.ZstdCompressor().compress(b"\0" * (mebibytes << 20)))
+    wbits = {"gzip": 31, "deflate": 15}[encoding]
+    packer = zlib.compressobj(9, zlib.DEFLATED, wbits)
+    zeros = b"\0" * (1 << 20)
+    return b"".join(packer.compress(zeros) for _ in range(mebibytes)) + packer.flush()
+
+
+def serve(hostile: Hostile, target: str, answer: Answer) -> list[str]:
+    """Route ``answer`` to ``target`` (fediverse, appview, plc); the links to check."""
+    if target == "fediverse":
+        hostile.routes["social.hostile"] = lambda path: answer if "lookup" in path else None
+        return [MASTODON]
+    if target == "appview":
+        hostile.routes["public.api.bsky.app"] = lambda path: answer
+        return [BSKY_HANDLE]
+    # The PLC directory is asked about a DID the AppView does not know.
+
+    def appview(path: str) -> Answer:
+        if "getProfiles" in path:
+            return 200, {}, b'{"profiles": []}'
+        return 400, {}, NOT_FOUND
+
+    hostile.routes["public.api.bsky.app"] = appview
+    hostile.routes["plc.directory"] = lambda path: answer
+    return [BSKY_DID]
+
+
+def check(hostile: Hostile, links: list[str]) -> list[CheckResult]:
+    net = Net(NetworkConfig(timeout=5.0, retries=0), hostile.overrides())
+    accounts = extract_accounts("".join(f"* {link}\n" for link in links)).accounts
+    return check_accounts(accounts, net, now=NOW)
+
+
+TARGETS = ["fediverse", "appview", "plc"]
+
+
+# --------------------------------------------------------------------------- bombs
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+@pytest.mark.parametrize("framing", ["length", "chunked"])
+def test_a_bomb_is_refused_at_the_cap_on_its_decoded_size(
+    hostile: Hostile, figures: Figures, target: str, encoding: str, framing: str
+) -> None:
+    """20 MiB of decoded zeros (ten times the cap) in about 20 kB: refused, never read whole."""
+    headers = {"Content-Encoding": encoding}
+    if framing == "chunked":
+        headers["Transfer-Encoding"] = "chunked"
+    links = serve(hostile, target, (200, headers, bomb(encoding, 20)))
+    [found] = check(hostile, links)
+    figures.fault(f"{encoding} bomb")
+    figures.case("attacks")
+    assert found.status in NO_VERDICT, found
+    assert f"exceeds the {CAP}-byte cap" in found.detail, found
+
+
+def test_an_unasked_for_zstd_bomb_is_refused(hostile: Hostile, figures: Figures) -> None:
+    """httpx decodes zstd, unbounded, whenever zstandard is installed; the bot never asks."""
+    links = serve(hostile, "appview", (200, {"Content-Encoding": "zstd"}, bomb("zstd", 20)))
+    [found] = check(hostile, links)
+    figures.fault("zstd bomb")
+    figures.case("attacks")
+    assert found.status in NO_VERDICT, found
+    assert "compressed with zstd, which was not asked for" in found.detail, found
+
+
+def test_both_clients_ask_only_for_the_compressions_the_cap_bounds(hostile: Hostile) -> None:
+    links = serve(hostile, "plc", (404, {}, b'{"message": "DID not registered"}'))
+    check(hostile, [MASTODON, *links])
+    asked = {(host, encoding) for host, _path, encoding in hostile.seen}
+    assert {host for host, _ in asked} >= {"social.hostile", "public.api.bsky.app", "plc.directory"}
+    assert {encoding for _, encoding in asked} == {"gzip, deflate"}, asked
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_a_gigabyte_bomb_keeps_the_process_under_300_mb(
+    hostile: Hostile, tmp_path: Path, figures: Figures, target: str, encoding: str
+) -> None:
+    """``wmsocial-bot check`` in a subprocess; its peak RSS from the kernel (``os.wait4``)."""
+    links = serve(hostile, target, (200, {"Content-Encoding": encoding}, bomb(encoding, 1024)))
+    page = tmp_path / "page.wiki"
+    page.write_text("".join(f"* {link}\n" for link in links), encoding="utf-8")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[state]\npath = "{tmp_path / "state.sqlite3"}"\n[network]\ntimeout = 10.0\nretries = 0\n',
+        encoding="utf-8",
+    )
+    command = [sys.executable, "-m", "wmsocial_bot", "check", "--wikitext", str(page)]
+    command += ["--config", str(config), "--format", "json"]
+    for host, base in hostile.overrides().items():
+        command += ["--endpoint", f"{host}={base}"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WMSOCIAL")}
+    code, out, err, peak_mb = run_measured(command, env, tmp_path)
+    assert code == 0, err
+    [found] = json.loads(out)
+    figures.fault(f"{encoding} bomb (1 GiB)")
+    figures.case("attacks")
+    print(f"peak RSS with a 1 GiB {encoding} bomb via {target}: {peak_mb:.0f} MB")
+    assert found["status"] in {s.value for s in NO_VERDICT}, found
+    assert "cap" in found["detail"], found
+    assert peak_mb < 300, f"peak RSS {peak_mb:.0f} MB"
+
+
+def run_measured(
+    command: list[str], env: dict[str, str], tmp_path: Path
+) -> tuple[int, str, str, float]:
+    """(exit code, stdout, stderr, peak RSS in MB) of ``command``, from the kernel's rusage."""
+    out_path, err_path = tmp_path / "stdout", tmp_path / "stderr"
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        proc = subprocess.Popen(command, stdout=out, stderr=err, env=env)
+        try:
+            _pid, status, usage = os.wait4(proc.pid, 0)  # this child's own ru_maxrss
+        finally:
+            proc.returncode = -1  # reaped here, not by Popen
+    code = os.waitstatus_to_exitcode(status)
+    text = out_path.read_text(encoding="utf-8"), err_path.read_text(encoding="utf-8")
+    return code, text[0], text[1], usage.ru_maxrss / 1024  # Linux: KiB
+
+
+# --------------------------------------------------------------------------- nested JSON
+
+NESTED = b"[" * 50_000 + b"]" * 50_000
+
+
+@pytest.mark.parametrize(
+    ("target", "status"),
+    [("fediverse", 404), ("fediverse", 200), ("appview", 200), ("appview", 400)],
+)
+def test_deeply_nested_json_is_a_clear_non_verdict(
+    hostile: Hostile, figures: Figures, target: str, status: int
+) -> None:
+    """Before: Mastodon.py's error path raised RecursionError (an internal error) and atproto
+    failed with "recursion limit exceeded"; now the answer "could not be read"."""
+    links = serve(hostile, target, (status, {}, NESTED))
+    [found] = check(hostile, links)
+    figures.fault("nested JSON")
+    figures.case("attacks")
+    assert found.status in NO_VERDICT, found
+    assert "internal error" not in found.detail
+    assert "could not be read: its JSON is nested more than" in found.detail, found
+
+
+def test_nested_json_in_webfinger_is_no_internal_error(hostile: Hostile, figures: Figures) -> None:
+    def server(path: str) -> Answer | None:
+        if "lookup" in path:
+            return 404, {}, b'{"error": "Record not found"}'
+        if "webfinger" in path:
+            return 200, {}, NESTED
+        return None
+
+    hostile.routes["social.hostile"] = server
+    [found] = check(hostile, [MASTODON])
+    figures.fault("nested JSON")
+    figures.case("attacks")
+    assert found.status in NO_VERDICT, found
+    assert "internal error" not in found.detail, found
+    assert "could not be read" in found.detail, found
+
+
+# --------------------------------------------------------------------------- bounds
+
+
+def traced_peak_mb(action: Callable[[], object]) -> float:
+    """The peak of Python's own allocations (tracemalloc) while ``action`` runs, in MB."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        action()
+        return tracemalloc.get_traced_memory()[1] / 1e6
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("target", ["fediverse", "appview"])
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_a_bomb_never_holds_more_than_a_few_caps(
+    hostile: Hostile, target: str, encoding: str
+) -> None:
+    """Decoded a bounded piece at a time: with urllib3 < 2.6.0, one 64 KiB read of a bomb became
+    some 64 MB before the cap could be checked (setup.cfg's lower bound)."""
+    links = serve(hostile, target, (200, {"Content-Encoding": encoding}, bomb(encoding, 256)))
+    found: list[CheckResult] = []
+    peak = traced_peak_mb(lambda: found.extend(check(hostile, links)))
+    assert "cap" in found[0].detail, found
+    assert peak < 4 * CAP / 1e6, f"{peak:.0f} MB traced at the peak"
+
+
+ACCOUNT = {
+    "id": "1",
+    "username": "alice",
+    "acct": "alice",
+    "url": "https://social.hostile/@alice",
+    "statuses_count": 10,
+    "last_status_at": "2026-11-20",
+    "fields": [],
+}
+
+
+@pytest.mark.parametrize("framing", ["length", "chunked"])
+def test_a_compressed_answer_is_read_whole(hostile: Hostile, framing: str) -> None:
+    """The honest case: a gzip'd (and chunked) account is read to its end and judged."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    body = packer.compress(json.dumps(ACCOUNT).encode() + b" " * 200_000) + packer.flush()
+    headers = {"Content-Encoding": "gzip"}
+    if framing == "chunked":
+        headers["Transfer-Encoding"] = "chunked"
+    hostile.routes["social.hostile"] = lambda path: (
+        (200, headers, body) if "lookup" in path else None
+    )
+    [found] = check(hostile, [MASTODON])
+    assert found.status == Status.OK, found

@@ -237,8 +237,20 @@ def _counts(text: str) -> Counter[str]:
     return counts
 
 
-def _line_starts(text: str) -> list[str]:
-    return [line[:1] for line in text.split("\n")]
+# Characters that make markup at the start of a line: lists, definitions, headings, <pre>,
+# horizontal rules, tables.
+_LINE_MARKUP = frozenset("*#:;= \t!-{|+")
+
+
+def _new_line_markup(old: str, new: str) -> bool:
+    """True when a line of ``new`` starts with markup where the same line of ``old`` did not.
+
+    A schemeless link at the start of a line (``old.example/@a``) may change its first letter.
+    """
+    return any(
+        b[:1] != a[:1] and b[:1] in _LINE_MARKUP
+        for a, b in zip(old.split("\n"), new.split("\n"), strict=False)
+    )
 
 
 def prove_only_links_changed(
@@ -268,8 +280,10 @@ def prove_only_links_changed(
     for name in sorted(new_counts):
         if new_counts[name] > old_counts[name]:  # a link may lose a query's '=', never gain
             problems.append(f"{name!r}: {old_counts[name]} -> {new_counts[name]}")
-    if _line_starts(old) != _line_starts(new):
-        problems.append("a line would start differently")
+    if old.count("\n") != new.count("\n"):
+        problems.append("the number of lines would change")
+    elif _new_line_markup(old, new):
+        problems.append("a line would start with markup")
     if not problems:
         return None
     return "the edit would add markup: " + "; ".join(problems[:limit])

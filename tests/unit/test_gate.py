@@ -218,7 +218,9 @@ def test_a_new_line_start_fails_the_proof() -> None:
     old = "x [https://old.example/@a a]\n"
     new = "x [https://new.example/@a a]\n"
     assert prove_only_links_changed(old, new, _ours) is None
-    assert "a line would start differently" in (prove_only_links_changed("x\n", "*\n", _ours) or "")
+    assert "a line would start with markup" in (prove_only_links_changed("x\n", "*\n", _ours) or "")
+    # A schemeless link at the start of a line may change its first letter.
+    assert prove_only_links_changed("old.example/@a\n", "new.example/@a\n", _ours) is None
 
 
 def test_a_new_free_link_fails_the_proof() -> None:
@@ -248,6 +250,25 @@ def test_a_look_alike_link_never_reaches_the_page() -> None:
                   url, "moved")  # fmt: skip
         result = apply_fixes(text, [fix])
         assert result.text == text and not result.applied, url
+
+
+def test_the_proof_stops_a_valid_handle_that_is_markup() -> None:
+    """``x__notoc__y`` is a valid Mastodon name, and a behaviour switch in a wiki's text.
+
+    On the code before the proof, the text handle became ``@x__notoc__y@new.example`` and the
+    page lost its table of contents.
+    """
+    text = "== A ==\nFollow @x@old.example there.\n"
+    fix = Fix("mastodon:x@old.example", "mastodon", "x@old.example", "x__notoc__y@new.example",
+              "https://new.example/@x__notoc__y", "moved")  # fmt: skip
+    result = apply_fixes(text, [fix])
+    assert result.text == text and not result.applied
+    [(_fix, reason)] = result.skipped
+    assert reason.startswith("the edit would add markup") and "behaviour switch" in reason
+
+
+def test_a_removed_line_break_fails_the_proof() -> None:
+    assert "number of lines" in (prove_only_links_changed("a\n* b\n", "a* b\n", _ours) or "")
 
 
 def test_decide_reports_an_unverified_successor_instead_of_fixing() -> None:

@@ -46,6 +46,7 @@ from mwparserfromhell.nodes import (
 )
 
 from wmsocial_bot.errors import WriteRefused
+from wmsocial_bot.urls import ascii_host
 
 MASTODON = "mastodon"
 BLUESKY = "bluesky"
@@ -94,12 +95,13 @@ def fediverse_handle(acct: str, home: str) -> str | None:
     """``user`` or ``user@host`` as a server's ``acct`` gives it -> ``user@host`` (lowercase).
 
     ``home`` is the host of the server that answered, for a local ``acct``.  None unless the
-    user part matches Mastodon's grammar and the host is a public DNS name.
+    user part matches Mastodon's grammar and the host is a public DNS name (an
+    internationalised name in punycode, as :func:`wmsocial_bot.urls.ascii_host` spells it).
     """
     user, at, host = acct.partition("@")
     if not at:
         host = home
-    host = host.lower()
+    host = ascii_host(host) or ""
     if not _FEDI_USER.fullmatch(user) or not public_host(host):
         return None
     return f"{user}@{host}".lower()

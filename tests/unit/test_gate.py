@@ -75,6 +75,7 @@ def test_fediverse_handles_follow_mastodon_grammar() -> None:
     assert fediverse_handle("Bob@New.Example", "old.example") == "bob@new.example"
     assert fediverse_handle("bob", "old.example") == "bob@old.example"
     assert fediverse_handle("a.b-c_d", "old.example") == "a.b-c_d@old.example"
+    assert fediverse_handle("a@bücher.example", "old.example") == "a@xn--bcher-kva.example"
 
 
 @pytest.mark.parametrize(

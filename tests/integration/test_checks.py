@@ -65,7 +65,9 @@ def test_one_request_per_healthy_mastodon_account(sim: Simulator) -> None:
         sim, ["@alice@social.example", "@pat@pleroma.example", "@kai@akkoma.example"]
     )
     assert [r.status for r in results] == [Status.OK] * 3
-    assert len(sim.log) == 3
+    # Pleroma's lookup skips the visibility check, so /api/v1/accounts/:id must confirm it.
+    assert len(sim.log) == 4
+    assert sim.count(host="pleroma.example") == 2
 
 
 def test_verified_profile_link_and_identity_are_reported(sim: Simulator) -> None:

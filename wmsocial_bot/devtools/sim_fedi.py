@@ -1,7 +1,7 @@
 """Fediverse servers for the simulator: Mastodon, Pleroma, Akkoma, GoToSocial and Misskey.
 
-What each server says follows ``platforms.md`` (Mastodon serializers and controllers, Pleroma,
-GoToSocial and Misskey sources): the Mastodon REST API subset the bot uses, WebFinger,
+What each server says follows that server's own source (docs/simulator.md cites repository, path
+and version next to each behaviour): the Mastodon REST API subset the bot uses, WebFinger,
 nodeinfo, profile pages and ActivityPub actors.
 """
 
@@ -37,6 +37,9 @@ MASTODON_API = frozenset({"mastodon", "pleroma", "akkoma", "gotosocial"})
 PLEROMA_LIKE = frozenset({"pleroma", "akkoma"})
 NODEINFO_20 = "http://nodeinfo.diaspora.software/ns/schema/2.0"
 NODEINFO_21 = "http://nodeinfo.diaspora.software/ns/schema/2.1"
+# Mastodon app/controllers/api/base_controller.rb (require_authenticated_user!) and Pleroma /
+# Akkoma account_controller.ex (user_visibility_error) word the same 401 differently.
+MASTODON_AUTH_REQUIRED = "This method requires an authenticated user"
 AUTH_REQUIRED = "This API requires an authenticated user"
 MISSKEY_NO_SUCH_USER = {
     "message": "No such user.",
@@ -67,10 +70,33 @@ _ACTOR_RE = re.compile(r"^/users/([^/]+)/?$")
 
 
 def is_tombstone(owner: Host, account: FediAccount) -> bool:
-    """Mastodon shows these as a suspended tombstone (Pleroma instead flags them deactivated)."""
-    if account.state in ("suspended", "deleted"):
-        return True
-    return account.state == "deactivated" and owner.software not in PLEROMA_LIKE
+    """Not a live account: suspended, deleted or deactivated, whatever the server calls it."""
+    return account.state in ("suspended", "deleted", "deactivated")
+
+
+def version_at_least(host: Host, wanted: tuple[int, ...]) -> bool:
+    """``host.version`` (``4.7.0``, ``2024.10.1``) is ``wanted`` or later."""
+    numbers = tuple(int(n) for n in re.findall(r"\d+", host.version)[: len(wanted)])
+    return numbers >= wanted
+
+
+def deleted_is_gone(host: Host, account: FediAccount) -> bool:
+    """Mastodon 4.7+: an owner's deletion is no suspension: lookup 404, WebFinger 410."""
+    return (
+        account.state == "deleted"
+        and host.software == "mastodon"
+        and version_at_least(host, (4, 7))
+    )
+
+
+def is_permanent(account: FediAccount) -> bool:
+    """A permanent suspension (WebFinger 410); a deletion always is one."""
+    return account.permanent or account.state == "deleted"
+
+
+def hidden_by_pleroma(host: Host, account: FediAccount) -> bool:
+    """``User.visible_for`` says not visible: deactivated (also deleted) users on Pleroma/Akkoma."""
+    return host.software in PLEROMA_LIKE and is_tombstone(host, account)
 
 
 def profile_url(owner: Host, account: FediAccount) -> str:
@@ -183,7 +209,8 @@ def account_entity(
     if local and viewer.software == "mastodon":
         entity["noindex"] = False
         entity["roles"] = []
-    if account.moved_to and not nested and not show_tomb:
+    if account.moved_to and not nested and not show_tomb and not pleroma_view:
+        # Pleroma's and Akkoma's AccountView have no "moved" (views/account_view.ex).
         entity["moved"] = moved_entity(scenario, account.moved_to, viewer)
     if show_tomb:
         entity["suspended"] = True
@@ -196,16 +223,13 @@ def account_entity(
             "ap_id": actor_uri(owner, account),
             "also_known_as": [],
             "background_image": None,
-            "deactivated": tomb or account.state == "deactivated",
             "favicon": None,
             "hide_favorites": True,
             "hide_followers": False,
             "hide_followers_count": False,
             "hide_follows": False,
             "hide_follows_count": False,
-            "is_admin": False,
             "is_confirmed": True,
-            "is_moderator": False,
             "is_suggested": False,
             "relationship": {},
             "skip_thread_containment": False,
@@ -395,17 +419,23 @@ def instance_v2(host: Host) -> dict[str, Any]:
 # --------------------------------------------------------------------------- Misskey entity
 
 
+def _misskey_moved(scenario: Scenario, host: Host, acct: str) -> tuple[str, str]:
+    """(id, uri) of a move target as Misskey knows it: a remote user with its own id."""
+    found = find_account(scenario, acct)
+    if found is not None:
+        moved_uri = actor_uri(*found)
+    else:
+        user, domain = split_acct(acct) or (acct, "unknown.invalid")
+        moved_uri = f"https://{domain}/users/{user}"
+    moved_id = "9" + format(stable_number(host.name, "moved", moved_uri, digits=14), "x")[:9]
+    return moved_id, moved_uri
+
+
 def misskey_user(scenario: Scenario, host: Host, account: FediAccount) -> dict[str, Any]:
     moved_uri = None
     moved_id = None
     if account.moved_to:
-        found = find_account(scenario, account.moved_to)
-        if found is not None:
-            moved_uri = actor_uri(*found)
-        else:
-            user, domain = split_acct(account.moved_to) or (account.moved_to, "unknown.invalid")
-            moved_uri = f"https://{domain}/users/{user}"
-        moved_id = "9" + format(stable_number(host.name, "moved", moved_uri, digits=14), "x")[:9]
+        moved_id, moved_uri = _misskey_moved(scenario, host, account.moved_to)
     updated = account.updated_at or account.last_status_at
     return {
         "id": account.id,
@@ -423,7 +453,6 @@ def misskey_user(scenario: Scenario, host: Host, account: FediAccount) -> dict[s
         "url": None,
         "uri": None,
         "movedTo": moved_id,
-        "movedToUri": moved_uri,
         "alsoKnownAs": None,
         "createdAt": parse_time(account.created_at).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
         "updatedAt": (parse_time(updated).strftime("%Y-%m-%dT%H:%M:%S.000Z") if updated else None),
@@ -451,7 +480,38 @@ def misskey_user(scenario: Scenario, host: Host, account: FediAccount) -> dict[s
         "followingVisibility": "public",
         "roles": [],
         "memo": None,
-    }
+    } | (
+        # UserEntityService.ts: 2024.10 sends only movedTo (an id); later versions add the URI.
+        {"movedToUri": moved_uri} if version_at_least(host, (2025,)) else {}
+    )
+
+
+def _misskey_remote_user(scenario: Scenario, host: Host, wanted_id: str) -> dict[str, Any] | None:
+    """A successor this server knows under its own id (``users/show`` with ``userId``)."""
+    for account in host.accounts.values():
+        if not account.moved_to:
+            continue
+        moved_id, moved_uri = _misskey_moved(scenario, host, account.moved_to)
+        if moved_id != wanted_id:
+            continue
+        user, domain = split_acct(account.moved_to) or (account.moved_to, "unknown.invalid")
+        found = find_account(scenario, account.moved_to)
+        return {
+            "id": moved_id,
+            "name": found[1].display_name if found else user,
+            "username": found[1].username if found else user,
+            "host": found[0].domain if found else domain,
+            "uri": moved_uri,
+            "url": profile_url(*found) if found else f"https://{domain}/@{user}",
+            "movedTo": None,
+            "isSuspended": False,
+            "isSilenced": False,
+            "notesCount": found[1].statuses_count if found else 0,
+            "updatedAt": None,
+            "fields": [],
+            "verifiedLinks": [],
+        }
+    return None
 
 
 def _misskey_error(status: int, error: dict[str, Any], info: Any = None) -> Response:
@@ -474,6 +534,10 @@ def _misskey_api(req: SimRequest, scenario: Scenario, host: Host) -> Outcome:
         account = _misskey_lookup(host, params)
         if isinstance(account, Response):
             return account
+        if account is None and isinstance(params.get("userId"), str):
+            remote = _misskey_remote_user(scenario, host, params["userId"])
+            if remote is not None:
+                return json_response(200, remote)
         if account is None or account.state in ("deleted", "deactivated"):
             return _misskey_error(404, MISSKEY_NO_SUCH_USER)
         if account.state == "suspended" and host.hide_suspended:
@@ -534,15 +598,23 @@ def _account_by_id(host: Host, account_id: str) -> FediAccount | None:
     return None
 
 
+def _auth_required(host: Host) -> Response:
+    message = MASTODON_AUTH_REQUIRED if host.software == "mastodon" else AUTH_REQUIRED
+    return json_response(401, {"error": message})
+
+
 def _mastodon_api(req: SimRequest, scenario: Scenario, host: Host) -> Outcome:
     path = req.path
+    anonymous = req.header("authorization") is None
+    if host.behaviour == "limited_federation" and anonymous:
+        # Limited-federation mode: every API call needs a login, the instance one too.
+        return _auth_required(host)
     if path.rstrip("/") == "/api/v1/instance":
         return json_response(200, instance_v1(host))
     if path.rstrip("/") == "/api/v2/instance":
         return json_response(200, instance_v2(host))
-    if host.behaviour == "anon_api_forbidden" and req.header("authorization") is None:
-        return json_response(401, {"error": AUTH_REQUIRED})
-    anonymous = req.header("authorization") is None
+    if host.behaviour == "anon_api_forbidden" and anonymous:
+        return _auth_required(host)
     if host.software == "gotosocial" and anonymous and path.startswith("/api/v1/accounts"):
         return json_response(401, {"error": "Unauthorized: token not supplied"})
     if req.method not in ("GET", "HEAD"):
@@ -550,13 +622,15 @@ def _mastodon_api(req: SimRequest, scenario: Scenario, host: Host) -> Outcome:
     if path.rstrip("/") == "/api/v1/accounts/lookup":
         username = _local_username(host, req.param("acct") or "")
         account = host.accounts.get(username) if username else None
-        if account is None:
+        if account is None or deleted_is_gone(host, account):
             return _not_found(host)
+        if host.software == "akkoma" and hidden_by_pleroma(host, account):
+            return _not_found(host)  # Akkoma's lookup applies User.visible_for; Pleroma's not
         return json_response(200, account_entity(scenario, host, account, host))
     match = _STATUSES_RE.match(path)
     if match is not None:
         account = _account_by_id(host, unquote(match.group(1)))
-        if account is None:
+        if account is None or deleted_is_gone(host, account) or hidden_by_pleroma(host, account):
             return _not_found(host)
         if is_tombstone(host, account):
             return json_response(200, [])
@@ -568,6 +642,10 @@ def _mastodon_api(req: SimRequest, scenario: Scenario, host: Host) -> Outcome:
     if match is not None:
         wanted = unquote(match.group(1))
         account = _account_by_id(host, wanted)
+        if account is not None and (
+            deleted_is_gone(host, account) or hidden_by_pleroma(host, account)
+        ):
+            return _not_found(host)
         if account is not None:
             return json_response(200, account_entity(scenario, host, account, host))
         remote = _remote_account_by_id(scenario, host, wanted)
@@ -635,10 +713,13 @@ def _webfinger(req: SimRequest, scenario: Scenario, host: Host) -> Outcome:
     if account is None:
         return empty_response(404)
     if host.software == "misskey":
+        # WellKnownServerService.ts queries with isSuspended: false; a deleted row is gone.
         if account.state in ("suspended", "deleted", "deactivated"):
             return empty_response(404)
-    elif is_tombstone(host, account) and account.permanent:
+    elif host.software == "mastodon" and is_tombstone(host, account) and is_permanent(account):
+        # well_known/webfinger_controller.rb: 410 when suspended_permanently? (or deleted, 4.7)
         return empty_response(410)
+    # Pleroma, Akkoma: no activity check; GoToSocial ignores suspension (wellknown.go).
     subject = f"acct:{account.username}@{host.domain}"
     links: list[dict[str, Any]] = [
         {
@@ -704,8 +785,11 @@ def _profile_page(req: SimRequest, scenario: Scenario, host: Host, username: str
         return html_response(200, html_page(title, '<div id="misskey_app"></div>'))
     if account is None:
         return html_response(404, html_page("The page you are looking for isn't here."))
-    if is_tombstone(host, account):
-        if account.permanent:
+    if host.software == "gotosocial":
+        return _gotosocial_page(scenario, host, account)
+    if is_tombstone(host, account) and host.software == "mastodon":
+        # app/controllers/concerns/account_owned_concern.rb: 410 permanent, 403 temporary.
+        if is_permanent(account):
             return html_response(410, html_page("The page you are looking for isn't here."))
         return html_response(403, html_page("This account has been suspended."))
     uri = actor_uri(host, account)
@@ -722,12 +806,59 @@ def _profile_page(req: SimRequest, scenario: Scenario, host: Host, username: str
     return html_response(200, html_page(title, body, head))
 
 
+def _gotosocial_page(scenario: Scenario, host: Host, account: FediAccount) -> Response:
+    """GoToSocial's server-rendered profile (internal/web/profile.go, web/template/profile*.tmpl).
+
+    404 for a suspended account (a deleted one is a suspended stub); a moved account carries
+    the "moved-to" notice; the newest public posts are listed with their times.
+    """
+    if is_tombstone(host, account):
+        return html_response(404, html_page("404: Not Found"))
+    body = '<main class="profile h-card"><section class="profile-header">'
+    if account.moved_to:
+        found = find_account(scenario, account.moved_to)
+        user, domain = split_acct(account.moved_to) or (account.moved_to, "unknown.invalid")
+        target = profile_url(*found) if found is not None else f"https://{domain}/@{user}"
+        body += (
+            '<div class="moved-to"><b>ℹ️ This account has permanently moved to '
+            f'<a href="{html.escape(target)}" class="nounderline" '
+            f'rel="nofollow noreferrer noopener" target="_blank">@{html.escape(user)}</a>'
+            "</b></div>"
+        )
+    body += (
+        f"<h1>{html.escape(account.display_name)}</h1></section>"
+        '<dl id="profile-stats" class="accountstats"><div class="stats-item">'
+        '<dt class="postsdt text-cutoff">Posts</dt>'
+        f'<dd class="postsdd text-cutoff">{account.statuses_count}</dd></div></dl>'
+        '<section class="recent statuses h-feed">'
+    )
+    for created in sorted(account.statuses, reverse=True)[:20]:
+        moment = parse_time(created).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        body += (
+            '<article class="status expanded h-entry">'
+            f'<time class="dt-published text-cutoff" datetime="{moment}">{moment}</time>'
+            "</article>"
+        )
+    body += "</section></main>"
+    title = f"{account.display_name} (@{account.username}@{host.domain}) - {host.title}"
+    return html_response(200, html_page(title, body))
+
+
 def _actor(req: SimRequest, scenario: Scenario, host: Host, name: str) -> Outcome:
     account = host.accounts.get(name.lower())
     if account is None and host.software == "misskey":
         account = _account_by_id(host, name)
     accept = req.header("accept") or ""
     wants_ap = "activity+json" in accept or "ld+json" in accept
+    if wants_ap and host.software == "gotosocial":
+        # internal/processing/fedi/user.go: AuthenticateFederatedRequest, unsigned -> 401.
+        return empty_response(401)
+    if (
+        account is not None
+        and host.software == "misskey"
+        and account.state in ("suspended", "deleted", "deactivated")
+    ):
+        account = None  # ActivityPubServerService.ts: isSuspended: false; a deleted row is gone
     if account is None:
         return (
             json_response(404, {"error": "Record not found"})
@@ -739,7 +870,7 @@ def _actor(req: SimRequest, scenario: Scenario, host: Host, name: str) -> Outcom
         if scenario.rewrite_links:
             location = f"/{host.name}{location}"
         return Response(302, b"", [("Location", location), ("Content-Type", HTML_TYPE)])
-    if is_tombstone(host, account) and account.permanent:
+    if is_tombstone(host, account) and is_permanent(account) and host.software == "mastodon":
         return json_response(410, {"error": "Gone"})
     actor: dict[str, Any] = {
         "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
@@ -768,11 +899,27 @@ def _actor(req: SimRequest, scenario: Scenario, host: Host, name: str) -> Outcom
         else:
             user, domain = split_acct(account.moved_to) or (account.moved_to, "unknown.invalid")
             actor["movedTo"] = f"https://{domain}/users/{user}"
-    if is_tombstone(host, account):
+    if is_tombstone(host, account) and host.software == "mastodon":
         actor["suspended"] = True
     if account.state == "memorial":
         actor["memorial"] = True
     return json_response(200, actor, "application/activity+json; charset=utf-8")
+
+
+def _limited_federation(req: SimRequest, scenario: Scenario, host: Host) -> Outcome | None:
+    """Mastodon in limited-federation mode: pages send visitors to sign in, actors need a
+    signature (authorized fetch is implied); WebFinger and nodeinfo answer as usual."""
+    if req.path.rstrip("/") == "/auth/sign_in":
+        return html_response(200, html_page(f"Log in - {host.title}", "<form></form>"))
+    if _PROFILE_RE.match(req.path) is None and _ACTOR_RE.match(req.path) is None:
+        return None
+    accept = req.header("accept") or ""
+    if "activity+json" in accept or "ld+json" in accept:
+        return json_response(401, {"error": "Request not signed"})
+    location = "/auth/sign_in"
+    if scenario.rewrite_links:
+        location = f"/{host.name}{location}"
+    return Response(302, b"", [("Location", location), ("Content-Type", HTML_TYPE)])
 
 
 def handle_fedi(req: SimRequest, scenario: Scenario, host: Host) -> Outcome | None:
@@ -789,6 +936,10 @@ def handle_fedi(req: SimRequest, scenario: Scenario, host: Host) -> Outcome | No
         if host.software == "misskey":
             return _misskey_api(req, scenario, host)
         return _mastodon_api(req, scenario, host)
+    if host.behaviour == "limited_federation":
+        limited = _limited_federation(req, scenario, host)
+        if limited is not None:
+            return limited
     match = _PROFILE_RE.match(path)
     if match is not None:
         if match.group(2) and match.group(2).lower() not in (host.domain, host.name):

@@ -38,6 +38,7 @@ BEHAVIOURS: frozenset[str] = frozenset(
         "oversized",
         "redirect_loop",
         "anon_api_forbidden",
+        "limited_federation",
     }
 )
 FEDI_STATES: frozenset[str] = frozenset(

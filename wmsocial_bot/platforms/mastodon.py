@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import threading
 from collections.abc import Mapping, Sequence
@@ -131,12 +132,31 @@ def normalise(parts: UrlParts) -> str | None:
 # --------------------------------------------------------------------------- checks
 #
 # The home server is asked through Mastodon.py's ``account_lookup``; WebFinger, nodeinfo, the
-# profile page and Misskey's API go through the same network policy.  Only explicit
-# statements become verdicts: a 404 is "deleted" only when WebFinger agrees, and a server that
-# refuses, times out, errs, rate-limits or serves a parked page is "unreachable".
+# profile page, the ActivityPub actor and Misskey's API go through the same network policy.
+# Only explicit statements become verdicts, and each follows what the server software's own
+# source says it sends (docs/simulator.md cites the file and version for every rule).  Where a
+# server gives no anonymous way to tell two states apart, the detail says so.
 
 MAX_HOPS = 5
 _NOT_FOUND = frozenset({"Record not found", "Can't find user"})
+# Misskey and its forks: no Mastodon API, ``POST /api/users/show`` instead.  Forks report their
+# own name in nodeinfo's ``software.name``.
+MISSKEY_FAMILY = frozenset(
+    {
+        "misskey",
+        "calckey",
+        "firefish",
+        "foundkey",
+        "sharkey",
+        "iceshrimp",
+        "catodon",
+        "cherrypick",
+        "meisskey",
+        "magnetar",
+    }
+)
+_LOGIN_PATHS = ("/auth/sign_in", "/login", "/signin", "/sign_in", "/auth/login")
+_ACTIVITY_JSON = 'application/activity+json, application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
 
 
 def check_accounts(accounts: Sequence[Account], ctx: CheckContext) -> list[CheckResult]:
@@ -165,9 +185,31 @@ class _Verdict:
     learned: Identity | None = None
 
 
+@dataclass(frozen=True)
+class _Page:
+    """A profile page as an anonymous visitor gets it."""
+
+    status: int | None  # None: no answer
+    login_wall: bool = False  # redirected to a sign-in page
+    text: str = ""
+
+
 def split_handle(handle: str) -> tuple[str, str]:
     user, _, host = handle.partition("@")
     return user, host
+
+
+def link_names_id(url: str | None) -> bool:
+    """True for a ``/users/<x>`` link: on Misskey ``<x>`` is an internal id, not a name."""
+    if not url:
+        return False
+    from wmsocial_bot.urls import parse_url
+
+    parts = parse_url(url)
+    if parts is None:
+        return False
+    segs = parts.segments[1:] if parts.segments[:1] == ("web",) else parts.segments
+    return len(segs) >= 2 and segs[0] == "users"
 
 
 def _as_date(value: object) -> date | None:
@@ -184,13 +226,19 @@ def _as_date(value: object) -> date | None:
 
 
 def _verified(fields: object) -> bool | None:
-    """True when a profile link is verified (rel="me"), False when links exist but none is."""
+    """True when a profile link is verified (rel="me"), False when links exist but none is.
+
+    None when the server never verifies (no field has ``verified_at`` at all): "not
+    verified" would be a claim it never made.
+    """
     if not isinstance(fields, list):
         return None
-    links = [f for f in fields if isinstance(f, Mapping) and "http" in str(f.get("value", ""))]
-    if any(isinstance(f, Mapping) and f.get("verified_at") for f in fields):
+    items = [f for f in fields if isinstance(f, Mapping)]
+    if not any("verified_at" in f for f in items):
+        return None
+    if any(f.get("verified_at") for f in items):
         return True
-    return False if links else None
+    return False if any("http" in str(f.get("value", "")) for f in items) else None
 
 
 def _fault(exc: BaseException) -> _Answer:
@@ -215,6 +263,20 @@ def _short(exc: BaseException) -> str:
     return text[:160]
 
 
+def _handle_from_url(url: str) -> str | None:
+    from wmsocial_bot.urls import parse_url
+
+    parts = parse_url(url)
+    return normalise(parts) if parts else None
+
+
+# GoToSocial's server-rendered profile page (web/template/profile_header.tmpl, status_info.tmpl
+# and profile_about_user.tmpl): the moved-to notice, each post's time and the post count.
+_GTS_MOVED = re.compile(r'<div class="moved-to">.*?<a\s+href="([^"]+)"', re.DOTALL)
+_GTS_TIME = re.compile(r'<time class="dt-published[^"]*" datetime="([^"]+)"')
+_GTS_POSTS = re.compile(r'<dd class="postsdd[^"]*">\s*(\d+)\s*</dd>')
+
+
 class _Fediverse:
     """Per-run state: one Mastodon.py client and one software guess per server."""
 
@@ -224,14 +286,16 @@ class _Fediverse:
         self._clients: dict[str, Any] = {}
         self._software: dict[str, str | None] = {}
         self._host_locks: dict[str, threading.Lock] = {}
-        self._tried: set[str] = set()
+        # API hosts whose account lookup needs a login.  Only that is remembered: every account
+        # is still checked through its own WebFinger and page (not just the first per server).
+        self._login_required: set[str] = set()
         self._nodeinfo_failed: set[str] = set()  # hosts whose nodeinfo could not be read
         self._lock = threading.Lock()
 
     # -- entry ---------------------------------------------------------------------------
 
     def check(self, account: Account) -> CheckResult:
-        verdict = self.inspect(account.handle, [account.handle])
+        verdict = self.inspect(account.handle, [account.handle], by_id=link_names_id(account.url))
         learned = verdict.learned
         if learned is not None:
             learned = replace(learned, key=account.key)
@@ -246,15 +310,18 @@ class _Fediverse:
             learned=learned,
         )
 
-    def inspect(self, handle: str, chain: list[str]) -> _Verdict:
-        """The verdict for ``handle``, following moves; ``chain`` holds the handles so far."""
+    def inspect(self, handle: str, chain: list[str], by_id: bool = False) -> _Verdict:
+        """The verdict for ``handle``, following moves; ``chain`` holds the handles so far.
+
+        ``by_id``: the link had the ``/users/<x>`` form, which on Misskey carries an id.
+        """
         user, host = split_handle(handle)
         answer = self.lookup(user, host)
         if answer.kind == "unknown" or (answer.kind == "fault" and answer.status != Status.INVALID):
             software = self.software(host)
-            if software == "misskey":
-                answer = self.misskey(user, host)
-            elif software == "gotosocial":
+            if software in MISSKEY_FAMILY:
+                return self.misskey(user, host, chain, by_id, software or "misskey")
+            if software == "gotosocial":
                 answer = _Answer("forbidden")
             elif answer.kind == "unknown" and host in self._nodeinfo_failed:
                 # Which API to ask is unknown for now: the fallback (WebFinger and the page)
@@ -265,13 +332,11 @@ class _Fediverse:
                     "could not be read",
                 )
         if answer.kind == "found" and answer.data is not None:
-            return self.evaluate(handle, answer.data, chain)
-        if answer.kind == "missing":
+            return self.found(handle, host, answer.data, chain)
+        if answer.kind in ("missing", "gone"):
             return self.confirm_missing(user, host, answer.detail)
         if answer.kind in ("forbidden", "unknown"):
             return self.without_api(user, host, chain)
-        if answer.kind == "gone":
-            return self.confirm_missing(user, host, answer.detail)
         return _Verdict(answer.status, answer.detail)
 
     # -- the Mastodon API ----------------------------------------------------------------
@@ -296,10 +361,18 @@ class _Fediverse:
         return client
 
     def lookup(self, user: str, host: str) -> _Answer:
+        """``GET /api/v1/accounts/lookup``."""
+        return self._ask(host, lambda client: client.account_lookup(user))
+
+    def by_account_id(self, host: str, account_id: str) -> _Answer:
+        """``GET /api/v1/accounts/:id``: on Pleroma the call that applies the visibility rules."""
+        return self._ask(host, lambda client: client.account(account_id))
+
+    def _ask(self, host: str, call: Any) -> _Answer:
         from mastodon import errors as mastodon_errors
 
         try:
-            data = self.client(host).account_lookup(user)
+            data = call(self.client(host))
         except mastodon_errors.MastodonNotFoundError as exc:
             message = exc.args[3] if len(exc.args) > 3 else None
             if isinstance(message, str) and message in _NOT_FOUND:
@@ -330,13 +403,54 @@ class _Fediverse:
             )
         return _Answer("found", data=data)
 
+    def found(
+        self, handle: str, api_host: str, data: Mapping[str, Any], chain: list[str]
+    ) -> _Verdict:
+        """An account from the lookup; Pleroma's lookup must be confirmed first."""
+        if _pleroma_lookup(data):
+            hidden = self.pleroma_hidden(api_host, data)
+            if hidden is not None:
+                return hidden
+        server = api_host if api_host != split_handle(handle)[1] else None
+        return self.evaluate(handle, data, chain, server=server)
+
+    def pleroma_hidden(self, host: str, data: Mapping[str, Any]) -> _Verdict | None:
+        """Pleroma's lookup answers for deactivated and deleted users too; ``accounts/:id`` not.
+
+        (pleroma ``account_controller.ex``: ``lookup/2`` renders with
+        ``skip_visibility_check``, ``show/2`` applies ``User.visible_for``.)
+        """
+        answer = self.by_account_id(host, str(data.get("id", "")))
+        if answer.kind == "found":
+            return None
+        if answer.kind == "missing":
+            return _Verdict(
+                Status.DEACTIVATED,
+                "deactivated or deleted: Pleroma's lookup still shows the account, but "
+                '/api/v1/accounts/:id says "Can\'t find user" (Pleroma cannot tell the two '
+                "apart anonymously)",
+            )
+        if answer.kind == "forbidden":
+            return _Verdict(
+                Status.UNVERIFIABLE,
+                "Pleroma's lookup shows deactivated and deleted accounts too, and this server "
+                "needs a login for the call that tells them apart",
+            )
+        return _Verdict(
+            Status.UNREACHABLE if answer.kind == "fault" else Status.UNVERIFIABLE,
+            f"Pleroma's lookup shows deactivated accounts too, and the check that tells them "
+            f"apart failed: {answer.detail}",
+        )
+
     def evaluate(
         self, handle: str, data: Mapping[str, Any], chain: list[str], server: str | None = None
     ) -> _Verdict:
         """The verdict from one account answer; ``server`` is the host that gave it."""
         user, host = split_handle(handle)
         last = _as_date(data.get("last_status_at"))
-        verified = _verified(data.get("fields"))
+        verified = data["verified"] if "verified" in data else _verified(data.get("fields"))
+        if verified is False and isinstance(data.get("pleroma"), Mapping):
+            verified = None  # Pleroma never verifies links; Mastodon.py adds verified_at: null
         posts = data.get("statuses_count")
         learned = Identity(
             key=f"mastodon:{handle}",
@@ -361,7 +475,8 @@ class _Fediverse:
             if webfinger.status == 410:
                 return say(
                     Status.SUSPENDED,
-                    "suspended permanently: the account is a tombstone and WebFinger answers 410",
+                    "suspended permanently: the account is a tombstone and WebFinger answers 410 "
+                    "(before Mastodon 4.7 an owner's own deletion looked the same)",
                 )
             if webfinger.status == 200:
                 return say(
@@ -391,6 +506,10 @@ class _Fediverse:
     ) -> _Verdict:
         """Follow a move to the account that is not moved; it must be ok to be a successor."""
         acct = str(moved.get("acct") or "")
+        if not acct:
+            return _Verdict(
+                Status.MOVED, "moved, to an account the server could not name", learned=learned
+            )
         successor = gate.fediverse_handle(acct, host)
         if successor is None:
             return _Verdict(
@@ -437,13 +556,29 @@ class _Fediverse:
     # -- fallbacks -----------------------------------------------------------------------
 
     def confirm_missing(self, user: str, host: str, said: str) -> _Verdict:
-        """A 404 from the API is "deleted" only when WebFinger agrees."""
+        """A 404 from the API is a verdict only together with WebFinger."""
         webfinger = self.webfinger(user, host)
         if webfinger.status == 404:
             return _Verdict(Status.DELETED, f"no such account: {said}, and WebFinger answers 404")
         if webfinger.status == 410:
+            # Mastodon 4.7: a deletion and a purged permanent suspension look the same.
             return _Verdict(
-                Status.SUSPENDED, f"suspended permanently: {said}, and WebFinger answers 410 Gone"
+                Status.DELETED,
+                f"deleted or permanently suspended: {said}, and WebFinger answers 410 Gone "
+                "(the server shows both the same way)",
+            )
+        if webfinger.status == 200 and "Can't find user" in said:
+            # Akkoma's lookup applies User.visible_for; WebFinger does not.
+            return _Verdict(
+                Status.DEACTIVATED,
+                f"deactivated or deleted: {said} while WebFinger still answers (Akkoma hides "
+                "both from anonymous callers the same way)",
+            )
+        if webfinger.status == 200 and "Record not found" in said:
+            return _Verdict(
+                Status.DELETED,
+                f"deletion pending: {said} while WebFinger still answers (Mastodon 4.7 does this "
+                "while its owner's deletion is being carried out)",
             )
         if webfinger.status == 200:
             return _Verdict(Status.UNVERIFIABLE, f"{said}, but WebFinger still knows the account")
@@ -454,76 +589,277 @@ class _Fediverse:
     def without_api(self, user: str, host: str, chain: list[str]) -> _Verdict:
         """No usable API on ``host``: WebFinger, which may name the real server, then the page."""
         webfinger = self.webfinger(user, host)
-        if webfinger.status == 200 and webfinger.api_host and webfinger.api_host not in self._tried:
+        web_host = host
+        if webfinger.status == 200 and webfinger.api_host:
             # The handle's domain is not the server's (user@example.org on social.example.org).
-            self._tried.add(webfinger.api_host)
-            answer = self.lookup(user, webfinger.api_host)
-            if answer.kind == "found" and answer.data is not None:
-                return self.evaluate(
-                    f"{user}@{host}", answer.data, chain, server=webfinger.api_host
-                )
+            web_host = webfinger.api_host
+            if web_host not in self._login_required:
+                answer = self.lookup(user, web_host)
+                if answer.kind == "found" and answer.data is not None:
+                    return self.found(f"{user}@{host}", web_host, answer.data, chain)
+                if answer.kind == "forbidden":
+                    with self._lock:
+                        self._login_required.add(web_host)
         if webfinger.status == 410:
-            return _Verdict(Status.SUSPENDED, "suspended permanently: WebFinger answers 410 Gone")
+            return _Verdict(
+                Status.DELETED,
+                "deleted or permanently suspended: WebFinger answers 410 Gone (the API needs a "
+                "login)",
+            )
         if webfinger.status not in (200, 404):
             return _Verdict(
                 Status.UNVERIFIABLE,
                 f"the API needs a login and WebFinger failed ({webfinger.detail})",
             )
-        page = self.page_status(f"https://{host}/@{user}")
-        if webfinger.status == 200 and page in (200, None):
+        if self.software(web_host) == "gotosocial":
+            return self.gotosocial(user, web_host, webfinger.status, chain)
+        page = self.page(f"https://{web_host}/@{user}")
+        if page.login_wall:
+            if webfinger.status == 404:
+                return _Verdict(
+                    Status.DELETED,
+                    "no such account: WebFinger answers 404 (the API and the profile page need "
+                    "a login)",
+                )
             return _Verdict(
-                Status.OK,
-                "the account exists (WebFinger and the profile page; the API needs a login)",
-                url=gate.profile_link(NAME, f"{user}@{host}"),
+                Status.UNVERIFIABLE,
+                "the server shows nothing to anonymous visitors (limited-federation mode: the "
+                "API needs a login and the profile page sends to the sign-in page); WebFinger "
+                "knows the account, but whether it is live, moved, suspended or inactive "
+                "cannot be seen",
             )
-        if webfinger.status == 404 and page in (404, 410):
+        if webfinger.status == 404:
+            if page.status in (404, 410):
+                return _Verdict(
+                    Status.DELETED,
+                    f"no such account: WebFinger answers 404 and the profile page {page.status}",
+                )
+            return _Verdict(
+                Status.UNVERIFIABLE, f"WebFinger answers 404 but the profile page {page.status}"
+            )
+        if page.status == 410:
             return _Verdict(
                 Status.DELETED,
-                f"no such account: WebFinger answers 404 and the profile page {page}",
+                "deleted or permanently suspended: the profile page answers 410 Gone",
             )
+        if page.status == 403:
+            return _Verdict(
+                Status.SUSPENDED,
+                "suspended, perhaps for now: the profile page answers 403 (the API needs a login)",
+            )
+        if page.status not in (200, None):
+            return _Verdict(
+                Status.UNVERIFIABLE, f"WebFinger answers 200 but the profile page {page.status}"
+            )
+        return self.from_actor(user, host, webfinger, chain)
+
+    def from_actor(
+        self, user: str, host: str, webfinger: _Fediverse._Finger, chain: list[str]
+    ) -> _Verdict:
+        """The ActivityPub actor says whether the account moved or is suspended."""
+        url = gate.profile_link(NAME, f"{user}@{host}")
+        actor = self.actor(webfinger.self_href) if webfinger.self_href else None
+        if actor is None:
+            return _Verdict(
+                Status.UNVERIFIABLE,
+                "the account exists (WebFinger and the profile page), but the API needs a login "
+                "and the ActivityPub actor is not shown to anonymous callers, so a move, "
+                "suspension or silence cannot be seen",
+                url=url,
+            )
+        if actor.get("suspended"):
+            return _Verdict(
+                Status.SUSPENDED, "suspended: the ActivityPub actor says so (the API needs a login)"
+            )
+        moved_to = actor.get("movedTo")
+        if isinstance(moved_to, str) and moved_to:
+            successor = self.actor_handle(moved_to)
+            learned = Identity(
+                key=f"mastodon:{user}@{host}",
+                platform=NAME,
+                ident=str(actor.get("id", "")),
+                handle=f"{user}@{host}",
+                seen_at=self.ctx.now,
+            )
+            if successor is None:
+                return _Verdict(
+                    Status.MOVED,
+                    f"moved to {moved_to} (the ActivityPub actor says so), an account that "
+                    "could not be named",
+                    learned=learned,
+                )
+            return self.follow(f"{user}@{host}", host, {"acct": successor}, chain, learned)
         return _Verdict(
-            Status.UNVERIFIABLE, f"WebFinger answers {webfinger.status} but the profile page {page}"
+            Status.OK,
+            "the account exists and is not moved or suspended (WebFinger, the profile page and "
+            "the ActivityPub actor); its last post is unknown: the API needs a login",
+            url=url,
         )
 
-    def misskey(self, user: str, host: str) -> _Answer:
-        """Misskey and forks: ``POST /api/users/show``."""
-        try:
-            response = self.net.post(
-                f"https://{host}/api/users/show", json={"username": user, "host": None}
+    def gotosocial(
+        self, user: str, host: str, finger_status: int | None, chain: list[str]
+    ) -> _Verdict:
+        """GoToSocial: the API always needs a token; its profile page is the anonymous view.
+
+        WebFinger ignores suspension and a deleted account stays as a suspended stub
+        (internal/processing/fedi/wellknown.go); the page is 404 for both
+        (internal/web/profile.go), shows a moved-to notice and the posts with their times.
+        """
+        url = gate.profile_link(NAME, f"{user}@{host}")
+        page = self.page(f"https://{host}/@{user}")
+        if page.status == 404:
+            if finger_status == 404:
+                return _Verdict(
+                    Status.DELETED,
+                    "no such account: WebFinger answers 404 and the profile page 404",
+                )
+            return _Verdict(
+                Status.SUSPENDED,
+                "suspended or deleted: WebFinger still knows the account but the profile page "
+                "answers 404 (GoToSocial keeps a deleted account as a suspended one, so the two "
+                "cannot be told apart)",
             )
+        if page.status != 200 or finger_status != 200:
+            return _Verdict(
+                Status.UNVERIFIABLE,
+                f"WebFinger answers {finger_status} and the profile page {page.status}",
+            )
+        moved = _GTS_MOVED.search(page.text)
+        if moved is not None:
+            target = html.unescape(moved.group(1))
+            successor = _handle_from_url(target)
+            learned = Identity(
+                key=f"mastodon:{user}@{host}",
+                platform=NAME,
+                ident="",
+                handle=f"{user}@{host}",
+                seen_at=self.ctx.now,
+            )
+            if successor is None:
+                return _Verdict(
+                    Status.MOVED, f"moved to {target} (the profile page says so)", learned=learned
+                )
+            return self.follow(
+                f"{user}@{host}", host, {"acct": successor, "url": target}, chain, learned
+            )
+        times = [d for d in (_as_date(html.unescape(t)) for t in _GTS_TIME.findall(page.text)) if d]
+        last = max(times) if times else None
+        posts_match = _GTS_POSTS.search(page.text)
+        posts = int(posts_match.group(1)) if posts_match else None
+        if posts == 0:
+            return _Verdict(Status.INACTIVE, "the account has never posted", url=url)
+        if last is not None and self.ctx.is_stale(last):
+            return _Verdict(
+                Status.INACTIVE,
+                f"no public post since {last} (the profile page)",
+                url=url,
+                last_activity=last,
+            )
+        if last is not None:
+            return _Verdict(
+                Status.OK,
+                f"active; last public post {last} (the profile page)",
+                url=url,
+                last_activity=last,
+            )
+        return _Verdict(
+            Status.OK,
+            "the account exists (WebFinger and the profile page); it shows no public post, so "
+            "its last activity is unknown",
+            url=url,
+        )
+
+    # -- Misskey -------------------------------------------------------------------------
+
+    def misskey(
+        self, user: str, host: str, chain: list[str], by_id: bool, software: str
+    ) -> _Verdict:
+        """Misskey and forks: ``POST /api/users/show``; a ``/users/<x>`` link carries an id."""
+        name = "Misskey" if software == "misskey" else f"{software.capitalize()} (a Misskey fork)"
+        answer = self.misskey_show(host, {"userId": user}) if by_id else None
+        if answer is None or answer.kind == "missing":
+            answer = self.misskey_show(host, {"username": user, "host": None})
+        if answer.kind == "found" and answer.data is not None:
+            handle = f"{answer.data['acct']}@{host}".lower()
+            return self.evaluate(handle, answer.data, [*chain[:-1], handle])
+        if answer.kind != "missing":
+            return _Verdict(answer.status, answer.detail)
+        resource = f"https://{host}/users/{user}" if by_id else None
+        webfinger = self.webfinger(user, host, resource=resource)
+        said = f"{name} answers {answer.detail}"
+        if webfinger.status == 200:
+            return _Verdict(
+                Status.UNVERIFIABLE,
+                f"{said}, but WebFinger knows the account: the server hides users from "
+                "anonymous visitors",
+            )
+        if webfinger.status == 404:
+            return _Verdict(
+                Status.DELETED,
+                f"deleted or suspended: {said} and WebFinger 404, as it does for a suspended "
+                "user too (the two cannot be told apart)",
+            )
+        return _Verdict(
+            Status.UNVERIFIABLE, f"{said}; WebFinger could not confirm it ({webfinger.detail})"
+        )
+
+    def misskey_show(self, host: str, params: dict[str, Any]) -> _Answer:
+        try:
+            response = self.net.post(f"https://{host}/api/users/show", json=params)
         except (requests.RequestException, NetworkPolicyError) as exc:
             return _fault(exc)
         body = _json(response)
         if response.status_code == 404:
-            code = (
-                body.get("error", {}).get("code")
-                if isinstance(body.get("error"), Mapping)
-                else None
-            )
-            return _Answer(
-                "missing",
-                detail=f"Misskey says {code or 'HTTP 404'} (it hides suspended users this way too)",
-            )
+            error = body.get("error")
+            code = error.get("code") if isinstance(error, Mapping) else None
+            return _Answer("missing", detail=str(code or "HTTP 404"))
+        if response.status_code == 400 and "userId" in params:
+            return _Answer("missing", detail="INVALID_PARAM (not an id)")
         if response.status_code != 200 or not body:
             return _Answer("fault", detail=f"Misskey's API answered HTTP {response.status_code}")
+        fields = body.get("fields")
+        links = (
+            [f for f in fields if isinstance(f, Mapping) and "http" in str(f.get("value", ""))]
+            if isinstance(fields, list)
+            else []
+        )
+        verified_links = body.get("verifiedLinks")
         data: dict[str, Any] = {
             "id": body.get("id"),
             "acct": body.get("username"),
-            "url": f"https://{host}/@{user}",
+            "username": body.get("username"),
+            "host": body.get("host"),
+            "url": f"https://{host}/@{body.get('username')}",
             "suspended": bool(body.get("isSuspended")),
             "limited": bool(body.get("isSilenced")),
             "statuses_count": body.get("notesCount"),
             "last_status_at": body.get("updatedAt"),
+            "verified": True if verified_links else (False if links else None),
         }
+        moved = self.misskey_moved(host, body)
+        if moved is not None:
+            data["moved"] = moved
+        return _Answer("found", data=data)
+
+    def misskey_moved(self, host: str, body: Mapping[str, Any]) -> dict[str, str] | None:
+        """Misskey names a move by ``movedTo``, the successor's id on this server.
+
+        (packages/backend/src/core/entities/UserEntityService.ts; newer versions add
+        ``movedToUri``, which is used when present.)
+        """
         moved_uri = body.get("movedToUri")
         if isinstance(moved_uri, str) and moved_uri:
-            from wmsocial_bot.urls import parse_url
-
-            parts = parse_url(moved_uri)
-            handle = normalise(parts) if parts else None
+            handle = _handle_from_url(moved_uri)
             if handle:
-                data["moved"] = {"acct": handle, "url": moved_uri}
-        return _Answer("found", data=data)
+                return {"acct": handle, "url": moved_uri}
+        moved_id = body.get("movedTo")
+        if not isinstance(moved_id, str) or not moved_id:
+            return None
+        target = self.misskey_show(host, {"userId": moved_id})
+        if target.kind != "found" or target.data is None:
+            return {"acct": "", "url": ""}
+        name, domain = target.data.get("username"), target.data.get("host") or host
+        return {"acct": f"{name}@{domain}", "url": ""}
 
     # -- small requests ------------------------------------------------------------------
 
@@ -532,9 +868,10 @@ class _Fediverse:
         status: int | None
         detail: str
         api_host: str | None = None  # the host of the "self" link, when it is another host
+        self_href: str | None = None  # the ActivityPub actor
 
-    def webfinger(self, user: str, host: str) -> _Fediverse._Finger:
-        url = f"https://{host}/.well-known/webfinger?resource=acct:{user}@{host}"
+    def webfinger(self, user: str, host: str, resource: str | None = None) -> _Fediverse._Finger:
+        url = f"https://{host}/.well-known/webfinger?resource={resource or f'acct:{user}@{host}'}"
         try:
             response = self.net.get(url, allow_redirects=True)
         except (requests.RequestException, NetworkPolicyError) as exc:
@@ -543,18 +880,41 @@ class _Fediverse:
         if response.status_code == 200 and not body:
             return self._Finger(None, "WebFinger answered with something that is not JSON")
         api_host = None
+        self_href = None
         links = body.get("links")
         for link in links if isinstance(links, list) else []:
             if isinstance(link, Mapping) and link.get("rel") == "self":
-                other = (urlsplit(str(link.get("href", ""))).hostname or "").lower()
+                self_href = str(link.get("href", "")) or None
+                other = (urlsplit(self_href or "").hostname or "").lower()
                 api_host = other if other and other != host else None
-        return self._Finger(response.status_code, f"HTTP {response.status_code}", api_host)
+        return self._Finger(
+            response.status_code, f"HTTP {response.status_code}", api_host, self_href
+        )
 
-    def page_status(self, url: str) -> int | None:
+    def page(self, url: str) -> _Page:
         try:
-            return self.net.get(url).status_code
+            response = self.net.get(url)
+        except (requests.RequestException, NetworkPolicyError):
+            return _Page(None)
+        final = urlsplit(response.url or url).path
+        login = bool(response.history) and final.rstrip("/").endswith(_LOGIN_PATHS)
+        return _Page(response.status_code, login_wall=login, text=response.text)
+
+    def actor(self, href: str) -> Mapping[str, Any] | None:
+        """The ActivityPub actor as an unsigned request gets it; None when refused."""
+        try:
+            response = self.net.get(href, headers={"Accept": _ACTIVITY_JSON})
         except (requests.RequestException, NetworkPolicyError):
             return None
+        body = _json(response)
+        return body if response.status_code == 200 and body.get("type") else None
+
+    def actor_handle(self, href: str) -> str | None:
+        """``user@host`` of the actor at ``href``, from its ``preferredUsername``."""
+        actor = self.actor(href)
+        name = actor.get("preferredUsername") if actor else None
+        host = (urlsplit(href).hostname or "").lower()
+        return f"{name}@{host}".lower() if isinstance(name, str) and name and host else None
 
     def software(self, host: str) -> str | None:
         """The server software's name from nodeinfo, asked once per server and run."""
@@ -598,6 +958,11 @@ class _Fediverse:
         software = info.get("software")
         name = software.get("name") if isinstance(software, Mapping) else None
         return str(name).lower() if name else None
+
+
+def _pleroma_lookup(data: Mapping[str, Any]) -> bool:
+    """An account from Pleroma's lookup, which skips the visibility check (Akkoma's does not)."""
+    return isinstance(data.get("pleroma"), Mapping) and "akkoma" not in data
 
 
 def _unanswered(response: requests.Response, body: Mapping[str, Any]) -> bool:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import mwparserfromhell
-from mwparserfromhell.nodes import Comment, ExternalLink, Node, Tag, Template, Text
+from mwparserfromhell.nodes import Comment, ExternalLink, Node, Tag, Template, Text, Wikilink
 from mwparserfromhell.wikicode import Wikicode
 
 from wmsocial_bot.model import Account, Span
@@ -44,10 +44,21 @@ _URL_TEMPLATES = frozenset({"url", "url2", "plainlink", "plain link"})
 _MAX_SPAN = 1000  # rowspan/colspan bigger than this are treated as typos, not as layout
 # A bare link written as a bracketed one with <tvar> markup around the URL:
 #   [<tvar name="x">URL</tvar> label]   or the old   [<tvar|x>URL</> label]
+# What MediaWiki never shows on the page itself.  Its preprocessor (MediaWiki 1.39,
+# includes/parser/Preprocessor_Hash.php, buildDomTreeArrayFromText) runs an unclosed comment
+# and an unclosed <includeonly> to the end of the page; an unclosed <nowiki>, <pre> or
+# extension tag is literal text and the rest of the page is read as usual.  <includeonly>
+# content is shown only where the page is transcluded, never on the page.
 _HIDDEN = re.compile(
-    r"<!--.*?(?:-->|\Z)|<(" + "|".join(sorted(_INERT_TAGS)) + r")(?:\s[^>]*)?(?<!/)>.*?</\1\s*>",
+    r"<!--.*?(?:-->|\Z)|<includeonly(?:\s[^>]*)?(?<!/)>.*?(?:</includeonly\s*>|\Z)|"
+    r"<(" + "|".join(sorted(_INERT_TAGS)) + r")(?:\s[^>]*)?(?<!/)>.*?</\1\s*>",
     re.DOTALL | re.IGNORECASE,
 )
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_TRAILING_COMMENTS = re.compile(r"(?:<!--.*?-->)+\Z", re.DOTALL)
+# Image links: [[File:x.png|...|link=URL|caption]] (Meta's content language is English, so
+# File: and its alias Image:).  A leading colon makes an ordinary link to the file page.
+_IMAGE_TITLE = re.compile(r"\s*(?:file|image)\s*:", re.IGNORECASE)
 _HEADING = re.compile(r"^(={1,6})(.+?)\1[ \t]*(?:<!--.*?-->[ \t]*)*$", re.MULTILINE)
 _TVAR_BEFORE = re.compile(r"\[<tvar(?:\s+name\s*=\s*\"?[^\">]*\"?\s*|\|[^>]*)>$")
 _TVAR_AFTER = re.compile(r"(?:</tvar>|</>)([ \t]+)([^\]\n]*)\]")
@@ -81,6 +92,9 @@ def extract_accounts(text: str) -> Extraction:
     """
     text = text.replace("\x00", "\ufffd")  # see parse_page
     hidden = hidden_ranges(text)
+    # Hidden text is blanked (offsets kept), except closed comments, which mwparserfromhell
+    # reads itself: MediaWiki removes them before reading links, so a link may run across one.
+    text = _blank(text, [span for span in hidden if not _closed_comment(text, span)])
     tables = scan_tables(text, hidden)
     walker = _Walker(text)
     walker.walk(parse_page(_blank(text, [t.span for t in tables if t.parent is None])), 0)
@@ -92,6 +106,10 @@ def extract_accounts(text: str) -> Extraction:
 def hidden_ranges(text: str) -> list[Span]:
     """Comments (to the end, if unclosed) and closed ``<nowiki>``-like tags, in order."""
     return [Span(m.start(), m.end()) for m in _HIDDEN.finditer(text)]
+
+
+def _closed_comment(text: str, span: Span) -> bool:
+    return text.startswith("<!--", span.start) and text.endswith("-->", span.start, span.end)
 
 
 def _blank(text: str, spans: list[Span]) -> str:
@@ -246,6 +264,30 @@ def _skeleton(node: Node) -> tuple[str, list[tuple[Wikicode, int, int]]]:
     return skeleton, placed
 
 
+def _split_params(text: str) -> list[tuple[int, str]]:
+    """``a|b|c`` -> [(offset, piece)], not splitting inside ``{{...}}`` or ``[[...]]``."""
+    pieces = []
+    depth = 0
+    begin = 0
+    i = 0
+    while i < len(text):
+        pair = text[i : i + 2]
+        if pair in ("{{", "[["):
+            depth += 1
+            i += 2
+            continue
+        if pair in ("}}", "]]") and depth:
+            depth -= 1
+            i += 2
+            continue
+        if text[i] == "|" and not depth:
+            pieces.append((begin, text[begin:i]))
+            begin = i + 1
+        i += 1
+    pieces.append((begin, text[begin:]))
+    return pieces
+
+
 def _int_attr(tag: Tag, name: str) -> int:
     if not tag.has(name):
         return 1
@@ -284,6 +326,8 @@ class _Walker:
             return len(str(node))
         if isinstance(node, ExternalLink):
             return self.visit_link(node, start)
+        if isinstance(node, Wikilink):
+            return self.visit_wikilink(node, start)
         if isinstance(node, Tag):
             return self.visit_tag(node, start)
         if _inert(str(node)):
@@ -404,6 +448,34 @@ class _Walker:
                 )
         return length
 
+    def visit_wikilink(self, link: Wikilink, start: int) -> int:
+        """``[[Page|label]]`` shows no account: MediaWiki does not turn a URL in a link label
+        into a link (includes/parser/Parser.php ``armorLinks``).  An image is different:
+        its ``link=`` parameter is an external link when it is a URL, and its caption is
+        ordinary text (Parser.php ``makeImage`` and ``parseLinkParameter``).
+        """
+        if link.text is None or not _IMAGE_TITLE.match(str(link.title)):
+            return len(str(link))
+        skeleton, placed = _skeleton(link)
+        shift = 0
+        for child, rel, placeholder in placed:
+            if child is link.text:
+                self.visit_image_params(str(child), start + rel + shift)
+            shift += len(str(child)) - placeholder
+        return len(skeleton) + shift
+
+    def visit_image_params(self, params: str, start: int) -> None:
+        for offset, param in _split_params(params):
+            stripped = param.strip()
+            at = start + offset + param.index(stripped) if stripped else start
+            if stripped.startswith("link="):
+                value = stripped[len("link=") :]
+                if re.match(r"(?i)(?:https?:)?//", value):
+                    span = Span(at + len("link="), at + len(stripped))
+                    self.add_url(value, value, span, None, None, "image")
+            elif not stripped.startswith("alt=") and not _inert(stripped):
+                self.walk(mwparserfromhell.parse(param, skip_style_tags=True), start + offset)
+
     def visit_link(self, link: ExternalLink, start: int) -> int:
         """A ``[url label]`` or bare link; its text is not scanned for handles."""
         skeleton, placed = _skeleton(link)
@@ -414,6 +486,9 @@ class _Walker:
             shift += len(str(child)) - placeholder
         url = str(link.url)
         url_start = positions[id(link.url)]
+        # mwparserfromhell keeps a comment that ends the URL in it; MediaWiki removes it.  The
+        # span stops before it, so that a fix of the link keeps the comment.
+        url = _TRAILING_COMMENTS.sub("", url)
         span = Span(url_start, url_start + len(url))
         label: str | None = None
         label_span: Span | None = None
@@ -464,7 +539,7 @@ class _Walker:
         label_span: Span | None,
         source: str,
     ) -> None:
-        found = identify_url(url.strip())
+        found = identify_url(_COMMENT.sub("", url).strip())
         if found is not None:
             self.add(found.platform, found.handle, written, span, label, label_span, source)
 

@@ -227,7 +227,8 @@ def _structure(text: str) -> tuple[list[tuple[str, ...]], list[str]]:
         if key is not None:
             keys.append(key)
         if isinstance(node, ExternalLink):
-            urls.append(str(node.url).strip())
+            # MediaWiki removes comments before it reads a link (the extractor does too).
+            urls.append(re.sub(r"<!--.*?-->", "", str(node.url), flags=re.DOTALL).strip())
     return keys, urls
 
 

@@ -1,0 +1,152 @@
+"""MediaWiki as the oracle: the extractor finds exactly the accounts MediaWiki shows.
+
+Every fixture page (and pages hypothesis builds from realistic pieces) is parsed by the real
+local MediaWiki 1.39 (``action=parse``, ``prop=externallinks|text``).  What MediaWiki shows is
+read from its HTML: the target of every external link, and the handles written as text in the
+text it displays outside links.  The extractor must find the same accounts, one for one (each
+occurrence counts, so a hidden duplicate is a difference too).  The few places where the two
+must differ on purpose are documented rules (docs/extraction.md), applied below by name.
+
+The templates the fixtures use are installed as simple wikitext versions of Meta's (see
+TEMPLATES), and Translate's rendering of a translatable source page is emulated, because the
+test wiki does not have the Translate extension (see :func:`as_translate_renders`).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections import Counter
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from wmsocial_bot.devtools.testwiki import ApiSession
+from wmsocial_bot.extract import extract_accounts
+from wmsocial_bot.platforms import identify_url, mastodon
+
+pytestmark = pytest.mark.wiki
+
+FIXTURES = sorted((Path(__file__).parent.parent / "fixtures" / "extract").glob("*.wiki"))
+
+# Simple wikitext versions of the Meta templates the fixture pages use: they render the same
+# links and text as Meta's (Meta's own use Lua modules and TemplateStyles, which the test wiki
+# does not have).
+TEMPLATES = {
+    # Meta: {{URL|example.org}} and {{URL|https://example.org|label}} -> one external link;
+    # a URL without a scheme gets https://.
+    "URL": (
+        '<span class="url">[{{#ifeq:{{padleft:|4|{{{1}}}}}|http|{{{1}}}|'
+        "{{#ifeq:{{padleft:|2|{{{1}}}}}|//|{{{1}}}|https://{{{1}}}}}}} {{{2|{{{1}}}}}}]</span>"
+    ),
+    "Plainlink": (
+        '<span class="plainlinks">[{{{url|{{{1}}}}}} {{{name|{{{2|{{{url|{{{1}}}}}}}}}}}}]</span>'
+    ),
+    "Small": '<span style="font-size:85%">{{{1}}}</span>',
+    "Flag": "[[File:Flag of {{{1}}}.svg|20px|border|link=]] {{{1}}}",
+    "Official website": '<span class="official-website">[{{{1}}} Official website]</span>',
+    "User group": "'''{{{name|}}}''' [[File:{{{logo|Wikimedia-logo.svg}}}|40px]]",
+    "Wikimedia social media": (
+        '<div class="navbox">[[Social media]] · [[Social media/Policy]]</div>'
+    ),
+}
+
+_TVAR = re.compile(r'<tvar(?:\s+name\s*=\s*"?[^">]*"?\s*|\|[^>]*)>(.*?)(?:</tvar>|</>)', re.S)
+_TRANSLATE = re.compile(r"</?translate(?:\s[^>]*)?>|<languages\s*/>")
+
+
+def as_translate_renders(text: str) -> str:
+    """The source of a translatable page as Translate hands it to the parser.
+
+    Translate (not on the test wiki) removes ``<translate>``, ``</translate>`` and
+    ``<languages/>`` and replaces each ``<tvar>`` by its content before the page is parsed
+    (MediaWiki-extensions-Translate, src/PageTranslation/TranslatablePageParser.php).
+    """
+    return _TRANSLATE.sub("", _TVAR.sub(r"\1", text))
+
+
+class _Shown(HTMLParser):
+    """External link targets, and the text shown outside links, of MediaWiki's HTML."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.hrefs: list[str] = []
+        self.text: list[str] = []
+        self.depth = 0  # inside <a>
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self.depth += 1
+            href = dict(attrs).get("href") or ""
+            if re.match(r"(?i)(https?:)?//", href):
+                self.hrefs.append(href)
+        elif tag in ("p", "div", "li", "dd", "dt", "td", "th", "tr", "br", "h2", "h3", "h4"):
+            self.text.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a":
+            self.depth = max(0, self.depth - 1)
+        elif tag in ("td", "th"):
+            self.text.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data if self.depth == 0 else " ")
+
+
+def mediawiki_accounts(wiki: ApiSession, text: str) -> Counter[tuple[str, str]]:
+    """The accounts MediaWiki shows for ``text``: its external links and shown text handles."""
+    parsed = wiki.post(
+        action="parse",
+        title="Wmsocial oracle",
+        text=as_translate_renders(text),
+        contentmodel="wikitext",
+        prop="externallinks|text",
+        disablelimitreport=1,
+    )["parse"]
+    shown = _Shown()
+    shown.feed(parsed["text"])
+    found: Counter[tuple[str, str]] = Counter()
+    for href in shown.hrefs:
+        account = identify_url(html.unescape(href))
+        if account is not None:
+            found[(account.platform, account.handle)] += 1
+    # The page's external links (a set) hold every link the HTML has, and also an image's
+    # link= target, which the HTML shows only when the file exists (the test wiki has none).
+    for url in parsed["externallinks"]:
+        account = identify_url(url)
+        if account is not None and (account.platform, account.handle) not in found:
+            found[(account.platform, account.handle)] += 1
+    visible = "".join(shown.text)
+    for match in mastodon.WRITTEN_HANDLE.finditer(visible):
+        found[(mastodon.NAME, mastodon.canonical(match["user"], match["host"]))] += 1
+    return found
+
+
+def extractor_accounts(text: str) -> Counter[tuple[str, str]]:
+    return Counter((a.platform, a.handle) for a in extract_accounts(text).accounts)
+
+
+@pytest.fixture(scope="module")
+def oracle(human: ApiSession) -> ApiSession:
+    """The test wiki with the templates the fixture pages use."""
+    for name, body in TEMPLATES.items():
+        human.edit(f"Template:{name}", body, "template for the extraction oracle")
+    return human
+
+
+def _difference(wiki: ApiSession, text: str) -> dict[str, object]:
+    shown = mediawiki_accounts(wiki, text)
+    found = extractor_accounts(text)
+    return {
+        "shown by MediaWiki, missed by the extractor": sorted((shown - found).elements()),
+        "found by the extractor, not shown by MediaWiki": sorted((found - shown).elements()),
+    }
+
+
+@pytest.mark.parametrize("page", FIXTURES, ids=[p.stem for p in FIXTURES])
+def test_extractor_finds_what_mediawiki_shows(oracle: ApiSession, page: Path) -> None:
+    text = page.read_text(encoding="utf-8")
+    difference = _difference(oracle, text)
+    assert not any(difference.values()), json.dumps(difference, indent=1, ensure_ascii=False)

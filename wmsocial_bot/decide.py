@@ -348,6 +348,7 @@ def _finding(result: CheckResult, streak: Streak, kind: str, evidence: str, acti
         evidence=evidence,
         action=action,
         label=account.label,
+        last_activity=result.last_activity,
     )
 
 

@@ -194,6 +194,9 @@ class Finding:
     evidence: str
     action: str  # the suggested action, in a sentence
     label: str | None = None
+    # The platform's own date of the account's last activity (newest post), where it has one;
+    # ``since`` is the bot's first sighting of the status.
+    last_activity: date | None = None
 
     @property
     def marker(self) -> str:

@@ -160,6 +160,26 @@ def link(url: str | None, label: str) -> str:
     return inert(_short(url if url else label, 300))
 
 
+def profile_url(platform: str, handle: str, url: str | None) -> str | None:
+    """The account's link for a notice: its URL as written, else one built from the handle.
+
+    A text handle (``@user@host``) or a schemeless URL still gets a live link, so that a
+    reader can check a reported account with one click; a URL written but unsafe stays text.
+    """
+    if url is not None:
+        if is_safe_url(url):
+            return url
+        absolute = "https://" + url.removeprefix("//")
+        return absolute if "://" not in url and is_safe_url(absolute) else None
+    built = None
+    if platform == "mastodon" and handle.count("@") == 1:
+        user, host = handle.split("@")
+        built = f"https://{host}/@{user}"
+    elif platform == "bluesky":
+        built = f"https://bsky.app/profile/{handle}"
+    return built if built is not None and is_safe_url(built) else None
+
+
 def wikilink(title: str) -> str:
     """``[[:title]]`` for a trusted title (config); the colon keeps a category a link."""
     if _TITLE_BAD.search(title):
@@ -223,19 +243,25 @@ def render_notice(
     """
     if not findings:
         raise ValueError("no findings to report")
-    config_link = wikilink(config_page or f"User:{bot}/config.json").replace("[[:", "[[", 1)
+    config_page = config_page or f"User:{bot}/config.json"
+    config_link = wikilink(config_page).replace("[[:", "[[", 1)
     count = len(findings)
+    ordered = order_findings(findings)
+    example = '{"ignore": ["' + ordered[0].key + '"]}'
     lines = [
         f"The bot checked the social media accounts listed on {wikilink(page_title)} on "
         f"{run_date.isoformat()}. {count} "
         f"{'account needs' if count == 1 else 'accounts need'} attention:",
         "",
     ]
-    lines += [_item(finding) for finding in order_findings(findings)]
+    lines += [_item(finding) for finding in ordered]
     lines += [
         "",
-        "If an item is a false positive, add the account (the key shown after it) to "
-        f'"ignore" on {config_link} and it will not be reported again. ~~~~',
+        "If an item is a false positive, add its key (shown in code after it) to the "
+        f'"ignore" list on {config_link} (a JSON page; create it if it does not exist), '
+        f"for example <code>{inert(_short(example, 400))}</code>, or put "
+        f"<code>{inert('<!-- wmsocial-bot: ignore -->')}</code> on the account's line of "
+        f"{wikilink(page_title)}; it will not be reported again. ~~~~",
     ]
     return notice_heading(run_date), "\n".join(lines)
 
@@ -251,9 +277,11 @@ def _item(finding: Finding) -> str:
     if finding.owner:
         where.append(f"owner: {inert(_short(finding.owner, 200))}")
     place = f" ({'; '.join(where)})" if where else ""
+    target = profile_url(finding.platform, finding.handle, finding.url)
     parts = [
-        f"* '''{platform_name(finding.platform)}''' {link(finding.url, shown)}{place}: "
-        f"{words} since {finding.since.isoformat()}.",
+        f"* '''{platform_name(finding.platform)}''' "
+        f"{link(target, shown) if target else link(finding.url, shown)}{place}: {words}; "
+        + _when(finding),
     ]
     if finding.evidence.strip():
         parts.append(f"Evidence: {_sentence(finding.evidence)}")
@@ -263,36 +291,76 @@ def _item(finding: Finding) -> str:
     return " ".join(parts) + " " + marker_comment(finding.marker)
 
 
+def _when(finding: Finding) -> str:
+    """What "since" means: the platform's own date where it has one, else the bot's sighting."""
+    if finding.kind == "inactive" and finding.last_activity is not None:
+        return f"last activity on {finding.last_activity.isoformat()} (the platform's date)."
+    return f"first found by the bot on {finding.since.isoformat()}."
+
+
 def render_status_page(rows: Sequence[StatusRow], *, updated: date, page_title: str) -> str:
     """The dashboard: one table row per account, the same text for the same input.
 
+    Accounts that need a look come first (most urgent first, as in notices), then the ones
+    that cannot be checked, then the good ones; page order within each.  A detail shared by
+    several rows (X's "not checked: ..." paragraph) is written once, as a note under the table.
     Only the date goes in (no time of day), so an unchanged dashboard renders identically and
     the caller can skip the save.
     """
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.detail] = counts.get(row.detail, 0) + 1
+    notes: list[str] = []
     lines = [
         f"Social media accounts listed on {wikilink(page_title)}, as checked by a bot. "
         f"Last updated: {updated.isoformat()}. The bot rewrites this page: edit "
-        f"{wikilink(page_title)} instead.",
+        f"{wikilink(page_title)} instead. ''Last activity'' is the platform's own date (the "
+        "newest post); ''First seen'' is the day the bot first found the account in its "
+        "current status.",
         "",
         '{| class="wikitable sortable"',
-        "! Platform !! Account !! Status !! Last activity !! Since !! Verified !! Owner !! Detail",
+        "! Platform !! Account !! Status !! Last activity !! First seen !! Verified !! Owner "
+        "!! Detail",
     ]
-    for row in rows:
+    for row in sorted(rows, key=_row_rank):
         verified = "" if row.verified is None else ("yes" if row.verified else "no")
+        detail = inert(_short(row.detail))
+        if counts[row.detail] > 1 and len(row.detail) > 60:
+            if detail not in notes:
+                notes.append(detail)
+            detail = f"see note {notes.index(detail) + 1} below"
+        target = profile_url(row.platform, row.handle, row.url)
+        shown = shown_handle(row.platform, row.handle)
         cells = [
             platform_name(row.platform),
-            link(row.url, shown_handle(row.platform, row.handle)),
+            link(target, shown) if target else link(row.url, shown),
             inert(_short(row.status, 50)),
             row.last_activity.isoformat() if row.last_activity else "",
             row.since.isoformat() if row.since else "",
             verified,
             inert(_short(row.owner or "", 200)),
-            inert(_short(row.detail)),
+            detail,
         ]
         lines.append("|-")
         lines += [f"| {cell}".rstrip() for cell in cells]
     lines.append("|}")
+    if notes:
+        lines.append("")
+        lines += [f"Note {i}: {_sentence_inert(note)}" for i, note in enumerate(notes, 1)]
     return "\n".join(lines) + "\n"
+
+
+def _row_rank(row: StatusRow) -> int:
+    if row.status == "ok":
+        return len(KIND_ORDER) + 2
+    if row.status == "unverifiable":
+        return len(KIND_ORDER) + 1
+    return _kind_rank(row.status)
+
+
+def _sentence_inert(text: str) -> str:
+    """Already inert ``text`` ending in a full stop."""
+    return text if text.endswith((".", "!", "?", "…")) else text + "."
 
 
 def render_dry_run_diff(old: str, new: str, title: str) -> str:

@@ -41,7 +41,7 @@ from wmsocial_bot.extract import extract_accounts
 from wmsocial_bot.fix import apply_fixes
 from wmsocial_bot.model import CheckResult, Finding, Status
 from wmsocial_bot.net import Net
-from wmsocial_bot.notices import is_safe_url, render_notice, render_status_page
+from wmsocial_bot.notices import profile_url, render_notice, render_status_page
 from wmsocial_bot.run import _resolved, inline_ignores
 
 pytestmark = pytest.mark.faults
@@ -160,7 +160,7 @@ def test_every_injection_is_inert_on_mediawiki(
     _heading, body = render_notice(
         findings, bot="WmsocialBot", run_date=NOW.date(), page_title="Social media"
     )
-    safe = {f.url for f in findings if f.url and is_safe_url(f.url)}
+    safe = {profile_url(f.platform, f.handle, f.url) for f in findings} - {None}
     assert_inert_on_mediawiki(human, body, {"Social media", "User:WmsocialBot/config.json"}, safe)
     figures.case("properties: injections rendered by MediaWiki", len(findings))
     figures.fault("markup injection", len(findings))
@@ -181,7 +181,7 @@ def test_any_notice_and_status_page_is_inert_on_mediawiki(
     _heading, body = render_notice(
         findings, bot="WmsocialBot", run_date=NOW.date(), page_title="Social media"
     )
-    safe = {f.url for f in findings if f.url and is_safe_url(f.url)}
+    safe = {profile_url(f.platform, f.handle, f.url) for f in findings} - {None}
     assert_inert_on_mediawiki(human, body, {"Social media", "User:WmsocialBot/config.json"}, safe)
     from wmsocial_bot.model import StatusRow
 

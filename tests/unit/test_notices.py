@@ -32,6 +32,7 @@ from wmsocial_bot.notices import (
     inert,
     is_safe_url,
     marker_comment,
+    profile_url,
     render_dry_run_diff,
     render_notice,
     render_status_page,
@@ -105,7 +106,8 @@ def finding(**changes: object) -> Finding:
 
 def _harmless(item: Finding) -> Finding:
     """The same finding with harmless text in every page-derived field."""
-    url = "https://example.org/@x" if item.url is not None and is_safe_url(item.url) else None
+    live = profile_url(item.platform, item.handle, item.url) is not None
+    url = "https://example.org/@x" if live else None
     return replace(
         item,
         key="k",
@@ -166,7 +168,7 @@ def _assert_inert_notice(findings: Sequence[Finding]) -> None:
         "User:ExampleBot/config.json",
     }
     # A live external link only ever carries a finding's own, safe URL.
-    safe = {f.url for f in findings if f.url is not None and is_safe_url(f.url)}
+    safe = {profile_url(f.platform, f.handle, f.url) for f in findings} - {None}
     for link in code.filter_external_links(recursive=True):
         assert str(link.url) in safe
     for comment in code.filter_comments(recursive=True):
@@ -202,8 +204,6 @@ def test_injection_at_the_very_start_of_a_field(payload: str) -> None:
         "https://evil.example/@a<b>",
         "https://evil.example/&#91;&#91;x",
         "javascript:alert(1)",
-        "//evil.example/@a",
-        "wikis.world/@a",
     ],
 )
 def test_unsafe_urls_are_text_not_links(url: str) -> None:
@@ -211,6 +211,20 @@ def test_unsafe_urls_are_text_not_links(url: str) -> None:
     _, body = render_notice([finding(url=url)], bot="B", run_date=RUN, page_title="P")
     assert not mwparserfromhell.parse(body).filter_external_links(recursive=True)
     _assert_inert_notice([finding(url=url)])
+
+
+def test_schemeless_links_and_text_handles_become_links() -> None:
+    """Issue 18: a reported account is one click away, however the page wrote it."""
+    for url, expected in [
+        ("//old.example/@alice", "[https://old.example/@alice @alice@old.example]"),
+        ("old.example/@alice", "[https://old.example/@alice @alice@old.example]"),
+        (None, "[https://old.example/@alice @alice@old.example]"),
+    ]:
+        _, body = render_notice([finding(url=url)], bot="B", run_date=RUN, page_title="P")
+        assert expected in body
+    bluesky = finding(platform="bluesky", handle="a.bsky.social", url=None, key="bluesky:a")
+    _, body = render_notice([bluesky], bot="B", run_date=RUN, page_title="P")
+    assert "[https://bsky.app/profile/a.bsky.social @a.bsky.social]" in body
 
 
 def test_a_plain_url_is_a_link() -> None:
@@ -316,7 +330,15 @@ def test_notice_text() -> None:
     heading, body = render_notice(
         [
             finding(),
-            finding(kind="inactive", url=None, section=None, owner=None, evidence="", label=None),
+            finding(
+                kind="inactive",
+                url=None,
+                section=None,
+                owner=None,
+                evidence="",
+                label=None,
+                last_activity=date(2023, 3, 20),
+            ),
         ],
         bot="ExampleBot",
         run_date=RUN,
@@ -330,16 +352,23 @@ def test_notice_text() -> None:
     assert lines[2] == (
         "* '''Mastodon''' [https://old.example/@alice @alice@old.example] "
         "(shown as “Our Mastodon”; section “Chapters”; owner: Wikimedia Examplia): "
-        "deleted since 2026-11-01. "
+        "deleted; first found by the bot on 2026-11-01. "
         "Evidence: the server answered 404 and WebFinger 410. "
         "Suggested action: Remove the account from the page. "
         "<code>mastodon&#58;alice@old.example</code> "
         "<!-- wmsocial-bot:deleted:mastodon:alice@old.example -->"
     )
-    assert lines[3].startswith("* '''Mastodon''' @alice@old.example: inactive since 2026-11-01.")
+    assert lines[3].startswith(
+        "* '''Mastodon''' [https://old.example/@alice @alice@old.example]: inactive; "
+        "last activity on 2023-03-20 (the platform's date)."
+    )
     assert lines[-1] == (
-        "If an item is a false positive, add the account (the key shown after it) to "
-        '"ignore" on [[User:ExampleBot/config.json]] and it will not be reported again. ~~~~'
+        "If an item is a false positive, add its key (shown in code after it) to the "
+        '"ignore" list on [[User:ExampleBot/config.json]] (a JSON page; create it if it does '
+        "not exist), for example <code>&#123;&quot;ignore&quot;&#58; "
+        "&#91;&quot;mastodon&#58;alice@old.example&quot;&#93;&#125;</code>, or put "
+        "<code>&lt;!-- wmsocial-bot&#58; ignore --&gt;</code> on the account's line of "
+        "[[:Social media]]; it will not be reported again. ~~~~"
     )
 
 
@@ -369,27 +398,26 @@ def row(**changes: object) -> StatusRow:
 
 
 def test_status_page_table() -> None:
+    x_detail = "not checked: X has no free API to look accounts up, and x.com answers alike"
     text = render_status_page(
         [row(), row(platform="x", handle="gone", url=None, status="deleted", verified=None,
-                    last_activity=None, since=date(2026, 11, 1), owner=None, detail="404")],
+                    last_activity=None, since=date(2026, 11, 1), owner=None, detail="404"),
+         row(platform="x", handle="a", url="https://x.com/a", status="unverifiable",
+             verified=None, last_activity=None, since=None, owner=None, detail=x_detail),
+         row(platform="x", handle="b", url="https://x.com/b", status="unverifiable",
+             verified=None, last_activity=None, since=None, owner=None, detail=x_detail)],
         updated=RUN,
         page_title="Social media",
     )  # fmt: skip
     assert text == (
         "Social media accounts listed on [[:Social media]], as checked by a bot. "
-        "Last updated: 2026-11-24. The bot rewrites this page: edit [[:Social media]] instead.\n"
+        "Last updated: 2026-11-24. The bot rewrites this page: edit [[:Social media]] instead. "
+        "''Last activity'' is the platform's own date (the newest post); ''First seen'' is the "
+        "day the bot first found the account in its current status.\n"
         "\n"
         '{| class="wikitable sortable"\n'
-        "! Platform !! Account !! Status !! Last activity !! Since !! Verified !! Owner !! Detail\n"
-        "|-\n"
-        "| Mastodon\n"
-        "| [https://old.example/@alice @alice@old.example]\n"
-        "| ok\n"
-        "| 2026-11-20\n"
-        "|\n"
-        "| yes\n"
-        "| Wikimedia Examplia\n"
-        "| found; last post 2026-11-20\n"
+        "! Platform !! Account !! Status !! Last activity !! First seen !! Verified !! Owner "
+        "!! Detail\n"
         "|-\n"
         "| X\n"
         "| gone\n"
@@ -399,8 +427,38 @@ def test_status_page_table() -> None:
         "|\n"
         "|\n"
         "| 404\n"
+        "|-\n"
+        "| X\n"
+        "| [https://x.com/a a]\n"
+        "| unverifiable\n"
+        "|\n"
+        "|\n"
+        "|\n"
+        "|\n"
+        "| see note 1 below\n"
+        "|-\n"
+        "| X\n"
+        "| [https://x.com/b b]\n"
+        "| unverifiable\n"
+        "|\n"
+        "|\n"
+        "|\n"
+        "|\n"
+        "| see note 1 below\n"
+        "|-\n"
+        "| Mastodon\n"
+        "| [https://old.example/@alice @alice@old.example]\n"
+        "| ok\n"
+        "| 2026-11-20\n"
+        "|\n"
+        "| yes\n"
+        "| Wikimedia Examplia\n"
+        "| found; last post 2026-11-20\n"
         "|}\n"
-    )
+        "\n"
+        "Note 1: not checked&#58; X has no free API to look accounts up, and x.com answers "
+        "alike.\n"
+    ), "bad rows first, the shared explanation once"
 
 
 def test_status_page_is_deterministic() -> None:

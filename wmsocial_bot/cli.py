@@ -195,7 +195,15 @@ def show(fmt: str, rows: list[dict[str, Any]], columns: tuple[str, ...], *, chec
     elif fmt == "wikitext":
         print(output.wikitable(rows, checked=checked))
     else:
-        print(output.table(rows, columns, colour=output.use_colour(sys.stdout)))
+        print(
+            output.table(
+                rows,
+                columns,
+                colour=output.use_colour(sys.stdout),
+                width=output.terminal_width(sys.stdout),
+                shrink="detail",
+            )
+        )
 
 
 def cmd_check(args: argparse.Namespace, pywikibot_args: list[str]) -> int:
@@ -217,19 +225,12 @@ def cmd_check(args: argparse.Namespace, pywikibot_args: list[str]) -> int:
     finally:
         store.close()
     rows = [r.to_json() for r in results]
-    if args.format == "table":
-        for row in rows:
-            row["detail"] = _shorten(row["detail"], 70)
     columns = ("platform", "handle", "status", "last_activity", "detail", "new_url")
     show(args.format, rows, columns, checked=True)
     stale = [r for r in results if r.status in STALE]
     if args.strict and stale:
         return EXIT_STRICT
     return EXIT_OK
-
-
-def _shorten(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def cmd_run(args: argparse.Namespace, pywikibot_args: list[str]) -> int:

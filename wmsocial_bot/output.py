@@ -38,17 +38,48 @@ def use_colour(stream: TextIO) -> bool:
     return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
 
-def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, colour: bool = False) -> str:
-    """A plain, aligned text table; the status column coloured when ``colour``."""
+def terminal_width(stream: TextIO) -> int | None:
+    """The terminal's width in columns, or None when ``stream`` is not a terminal."""
+    if not stream.isatty():
+        return None
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (OSError, ValueError):
+        return None
+
+
+def table(
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[str],
+    *,
+    colour: bool = False,
+    width: int | None = None,
+    shrink: str | None = None,
+) -> str:
+    """A plain, aligned text table; the status column coloured when ``colour``.
+
+    With ``width`` (a terminal's), the ``shrink`` column is cut to what the other columns
+    leave of it (at least 30 characters): a wide terminal shows all of it, a narrow one does
+    not wrap.  Without ``width`` (a pipe, a file), nothing is cut.
+    """
     cells = [["" if row.get(c) is None else str(row[c]) for c in columns] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    if width is not None and shrink is not None and shrink in columns:
+        index = list(columns).index(shrink)
+        others = sum(w for i, w in enumerate(widths) if i != index) + 2 * (len(columns) - 1)
+        room = max(30, width - others - 1)
+        if widths[index] > room:
+            for row in cells:
+                if len(row[index]) > room:
+                    row[index] = row[index][: room - 1] + "…"
+            widths[index] = room
     lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
     for row in cells:
         shown = []
-        for column, value, width in zip(columns, row, widths, strict=True):
-            padded = value.ljust(width)
+        for column, value, width_ in zip(columns, row, widths, strict=True):
+            padded = value.ljust(width_)
             if colour and column == "status" and value in _COLOURS:
-                padded = f"\033[{_COLOURS[value]}m{value}\033[0m" + " " * (width - len(value))
+                padded = f"\033[{_COLOURS[value]}m{value}\033[0m" + " " * (width_ - len(value))
             shown.append(padded)
         lines.append("  ".join(shown).rstrip())
     return "\n".join(lines)

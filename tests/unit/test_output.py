@@ -76,3 +76,33 @@ def test_progress_draws_a_bar_on_a_terminal() -> None:
     progress()
     progress()
     assert stream.getvalue().endswith("] 2/2 accounts\n")
+
+
+def test_check_table_shows_the_whole_evidence_on_a_wide_terminal() -> None:
+    """Issue 18: the evidence was cut at 70 characters whatever the terminal's width."""
+    evidence = "no such account: the server says 404, and WebFinger answers 404 " * 3
+    rows = [{"handle": "a@b.example", "status": "deleted", "detail": evidence.strip()}]
+    columns = ("handle", "status", "detail")
+    wide = output.table(rows, columns, width=250, shrink="detail")
+    assert evidence.strip() in wide
+    narrow = output.table(rows, columns, width=100, shrink="detail")
+    assert max(len(line) for line in narrow.splitlines()) <= 100
+    assert narrow.splitlines()[1].endswith("…")
+    assert evidence.strip() in output.table(rows, columns), "a pipe gets everything"
+
+
+def test_terminal_width_is_read_from_the_terminal() -> None:
+    import fcntl
+    import os
+    import struct
+    import termios
+
+    leader, follower = os.openpty()
+    try:
+        fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 230, 0, 0))
+        with os.fdopen(follower, "w", closefd=False) as stream:
+            assert output.terminal_width(stream) == 230
+        assert output.terminal_width(io.StringIO()) is None
+    finally:
+        os.close(leader)
+        os.close(follower)

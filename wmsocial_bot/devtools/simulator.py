@@ -971,6 +971,16 @@ def _merged(entry: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, A
 # ---------------------------------------------------------------------------- CLI
 
 
+def endpoints_toml(overrides: dict[str, str]) -> str:
+    """A wmsocial-bot config file (TOML) whose ``[endpoints]`` point every host here."""
+    lines = [
+        "# Written by the platform simulator: every simulated host is served by it.",
+        "[endpoints]",
+    ]
+    lines += [f"{json.dumps(host)} = {json.dumps(url)}" for host, url in overrides.items()]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m wmsocial_bot.devtools.simulator",
@@ -979,6 +989,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", type=Path, help="scenario JSON file (default: empty)")
     parser.add_argument("--port", type=int, default=0, help="port (default: any free port)")
     parser.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1)")
+    parser.add_argument(
+        "--write-config",
+        type=Path,
+        metavar="FILE",
+        help="write a config file whose [endpoints] send every simulated host here, for "
+        "wmsocial-bot --config FILE (instead of one --endpoint per host)",
+    )
     args = parser.parse_args(argv)
     try:
         sim = Simulator(args.scenario, host=args.host, port=args.port)
@@ -989,9 +1006,22 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         return 2
+    if args.write_config is not None:
+        try:
+            args.write_config.write_text(endpoints_toml(sim.overrides()), encoding="utf-8")
+        except OSError as exc:
+            sim.stop()
+            print(f"error: cannot write {args.write_config}: {exc.strerror}", file=sys.stderr)
+            return 2
     print(sim.base_url, flush=True)
     for name, url in sim.overrides().items():
         print(f"  {name} -> {url}", file=sys.stderr)
+    if args.write_config is not None:
+        print(
+            f"endpoints written to {args.write_config}: use --config {args.write_config}",
+            file=sys.stderr,
+            flush=True,
+        )
     done = threading.Event()
 
     def stop(signum: int, frame: FrameType | None) -> None:

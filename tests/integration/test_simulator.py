@@ -729,3 +729,46 @@ def test_command_line(tmp_path: Path) -> None:
         timeout=20,
     )
     assert result.returncode == 2 and "unknown key 'sofware'" in result.stderr
+
+
+def test_write_config_sends_every_host_to_the_simulator(tmp_path: Path) -> None:
+    """Issue 18: one --config FILE instead of one --endpoint per simulated host."""
+    config = tmp_path / "sim.toml"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "wmsocial_bot.devtools.simulator",
+            "--scenario",
+            str(BASIC),
+            "--write-config",
+            str(config),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        base = process.stdout.readline().strip()
+        hosts = requests.get(base + "/_sim/health", timeout=5).json()["hosts"]
+        written = config.read_text(encoding="utf-8")
+        assert all(f'"{host}" = "{base}/{host}"' in written for host in hosts), written
+        page = tmp_path / "page.wiki"
+        page.write_text("* https://social.example/@alice\n* https://new.example/@bob\n")
+        done = subprocess.run(
+            [
+                *(sys.executable, "-m", "wmsocial_bot", "check", "--wikitext", str(page)),
+                *("--config", str(config), "--format", "json", "-q"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+            stdin=subprocess.DEVNULL,
+        )
+        assert done.returncode == 0, done.stderr
+        assert [row["status"] for row in json.loads(done.stdout)] == ["ok", "ok"]
+    finally:
+        process.terminate()
+        process.wait(timeout=5)

@@ -2,7 +2,7 @@
 
 Exit codes: 0 the run completed (whatever it found); 1 the run itself failed (a bug, or the
 wiki or network failed it); 2 a user error (bad arguments, missing file or page, bad config);
-3 ``--strict`` and stale findings.
+3 ``--strict`` and stale findings; 4 another run holds the state store (``LeaseHeld``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 from wmsocial_bot import __version__, output
 from wmsocial_bot.checks import check_accounts
 from wmsocial_bot.config import load_config
-from wmsocial_bot.errors import InputError, UserError
+from wmsocial_bot.errors import InputError, LeaseHeld, UserError
 from wmsocial_bot.extract import Extraction, extract_accounts
 from wmsocial_bot.model import Status
 from wmsocial_bot.net import Net
@@ -28,6 +28,7 @@ from wmsocial_bot.state import SqliteStore
 log = logging.getLogger("wmsocial_bot")
 
 EXIT_OK, EXIT_FAILED, EXIT_USER_ERROR, EXIT_STRICT = 0, 1, 2, 3
+EXIT_LEASE_HELD = LeaseHeld.exit_code  # 4
 # Findings about the account itself; unreachable and unverifiable say nothing about it.
 STALE = frozenset(
     {
@@ -94,8 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Pywikibot's global options (-simulate, -user:, -family:, -lang:, -site:, "
         "-maxlag:, -log, -dir:) are accepted anywhere on the command line. Exit codes: "
         f"{EXIT_OK} the run completed, {EXIT_FAILED} it failed, {EXIT_USER_ERROR} a user error "
-        f"(bad arguments, config, file or page), {EXIT_STRICT} check --strict found stale "
-        "accounts.",
+        f"(bad arguments, config, file or page, an unusable state file), {EXIT_STRICT} check "
+        f"--strict found stale accounts, {EXIT_LEASE_HELD} another run holds the state store.",
     )
     parser.add_argument("--version", action="version", version=f"wmsocial-bot {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -208,10 +209,13 @@ def show(fmt: str, rows: list[dict[str, Any]], columns: tuple[str, ...], *, chec
 
 def cmd_check(args: argparse.Namespace, pywikibot_args: list[str]) -> int:
     config = load_config(args.config, args.endpoint)
-    extraction, name = read_accounts(args, pywikibot_args)
-    net = Net(config.network, config.endpoints, contact=config.bot.contact)
+    # The state store first: a store that cannot be used is found before any network work.
+    # check takes no lease: it only adds identities, in one short transaction of its own.
     store = SqliteStore(config.state.path)
     try:
+        store.check_writable()
+        extraction, name = read_accounts(args, pywikibot_args)
+        net = Net(config.network, config.endpoints, contact=config.bot.contact)
         known = store.identities()
         log.info("checking %d accounts from %s", len(extraction.unique), name)
         results = check_accounts(
@@ -233,14 +237,27 @@ def cmd_check(args: argparse.Namespace, pywikibot_args: list[str]) -> int:
     return EXIT_OK
 
 
+def is_dry_run(args: argparse.Namespace, pywikibot_args: Sequence[str]) -> bool:
+    """``--dry-run`` or Pywikibot's ``-simulate`` (known before Pywikibot is set up)."""
+    return bool(args.dry_run) or any(
+        arg == "-simulate" or arg.startswith("-simulate:") for arg in pywikibot_args
+    )
+
+
 def cmd_run(args: argparse.Namespace, pywikibot_args: list[str]) -> int:
     config = load_config(args.config, args.endpoint)
     from wmsocial_bot.run import run_bot
     from wmsocial_bot.wiki import Wiki
 
-    wiki, _rest = Wiki.from_args(pywikibot_args, run_page=config.wiki.run_page or None)
+    # The state store and the lease before any network work (Pywikibot's site and login are
+    # network work too): a second run, or a store that cannot be used, stops here.  A dry
+    # run writes nothing to the store, so it needs neither the lease nor a writable store.
     store = SqliteStore(config.state.path)
     try:
+        if not is_dry_run(args, pywikibot_args):
+            store.check_writable()
+            store.acquire_lease(config.state.lease_seconds)
+        wiki, _rest = Wiki.from_args(pywikibot_args, run_page=config.wiki.run_page or None)
         pages = [args.page] if args.page else list(config.wiki.pages)
         reports = run_bot(wiki, config, store, pages=pages, dry_run=args.dry_run)
     finally:

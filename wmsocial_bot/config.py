@@ -52,6 +52,9 @@ class PolicyConfig:
 @dataclass(frozen=True)
 class StateConfig:
     path: str = "~/.local/state/wmsocial-bot/state.sqlite3"
+    # How long a run's lease on the store lasts without renewal (renewed every third of it):
+    # how long a killed run on another machine blocks the next one.
+    lease_seconds: int = 900
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,15 @@ def _positive_float(key: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise ConfigError(f"{key}: expected a number above 0, got {value!r}")
     return float(value)
+
+
+def _lease_seconds(key: str, value: object) -> int:
+    """At least 1 s, at most 6 h: a longer lease would let one killed run block the next day's."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 6 * 3600:
+        raise ConfigError(
+            f"{key}: expected a whole number of seconds from 1 to 21600, got {value!r}"
+        )
+    return value
 
 
 def _share(key: str, value: object) -> float:
@@ -153,7 +165,7 @@ _CHECKS: dict[str, dict[str, Callable[[str, object], Any]]] = {
         "max_fixes_per_run": _non_negative_int,
         "report_inactive": _boolean,
     },
-    "state": {"path": _string},
+    "state": {"path": _string, "lease_seconds": _lease_seconds},
     "network": {
         "timeout": _positive_float,
         "max_response_bytes": _positive_int,

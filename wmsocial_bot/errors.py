@@ -41,3 +41,9 @@ class WriteRefused(WmsocialError):
 
     The message is the reason, reported with the skipped fix.
     """
+
+
+class LeaseHeld(UserError):
+    """Another run holds the state store's lease: this one did nothing (exit status 4)."""
+
+    exit_code = 4

@@ -4,24 +4,35 @@ Behind the small :class:`Store` protocol; :class:`SqliteStore` is the implementa
 uses a rollback journal, not WAL, because Toolforge keeps files on NFS, and each run's writes
 go in one transaction, so a run killed at any point leaves the store as the last run left it.
 The schema has a version and forward migrations.
+
+One run at a time: ``run`` takes the *lease*, a row in the store itself (file locks are not
+reliable on NFS), in a ``BEGIN IMMEDIATE`` transaction, so that of two runs started together
+exactly one gets it.  The holder renews it from a background thread while it runs and deletes
+it at the end; a killed holder's lease expires (or, on the same machine, is taken over as soon
+as its process is gone).  See docs/configuration.md, "State and the run lease".
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
+import socket
 import sqlite3
 import threading
+import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
-from wmsocial_bot.errors import ConfigError
+from wmsocial_bot.errors import ConfigError, LeaseHeld
 from wmsocial_bot.model import Identity
+
+log = logging.getLogger(__name__)
 
 # Test hook for the crash tests (tests/faults, docs/faults.md), off unless this is set:
 # WMSOCIAL_BOT_CRASH_AT=<point>[#<n>] kills the process with SIGKILL the n-th time (default:
@@ -112,7 +123,27 @@ MIGRATIONS: tuple[str, ...] = (
         total       INTEGER NOT NULL
     );
     """,
+    # 3: the run lease (one row while a run holds the store) and the space reserve.
+    """
+    CREATE TABLE lease (
+        name        TEXT PRIMARY KEY,
+        owner       TEXT NOT NULL,
+        host        TEXT NOT NULL,
+        pid         INTEGER NOT NULL,
+        pid_ns      TEXT NOT NULL,
+        since       TEXT NOT NULL,
+        expires     TEXT NOT NULL
+    );
+    CREATE TABLE reserve (
+        filler      BLOB NOT NULL
+    );
+    """,
 )
+# Space written and freed again before a run's network work (SqliteStore.check_writable): the
+# freed pages stay in the file for the run's own writes, so a disk that is (nearly) full is
+# found before the run does anything, not when it records what it did.
+RESERVE_BYTES = 1 << 20
+LEASE_NAME = "run"
 
 
 @dataclass(frozen=True)
@@ -137,6 +168,70 @@ class FixRecord:
     made_at: datetime
 
 
+@dataclass(frozen=True)
+class Lease:
+    """Who holds the store: one ``run`` at a time (see the module docstring)."""
+
+    owner: str  # a random token of the holding process
+    host: str
+    pid: int
+    pid_ns: str  # the pid namespace: a pid means something only inside its own
+    since: datetime
+    expires: datetime
+
+    def describe(self) -> str:
+        return (
+            f"host {self.host}, pid {self.pid}, since {_stamp(self.since)}, "
+            f"lease expires {_stamp(self.expires)}"
+        )
+
+    def holder_is_gone(self) -> bool:
+        """The holder ran on this machine (host and pid namespace) and its process is gone."""
+        if self.host != socket.gethostname() or self.pid_ns != _pid_namespace():
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except OSError:  # alive, someone else's process
+            return False
+        return False
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _pid_namespace() -> str:
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return ""
+
+
+def state_error(path: str, exc: sqlite3.Error, doing: str = "use") -> ConfigError:
+    """One line that says what is wrong with the state file and what to do about it."""
+    name = getattr(exc, "sqlite_errorname", "")
+    if name.startswith("SQLITE_READONLY"):
+        return ConfigError(
+            f"state.path: {path} is read-only ({exc}); the bot needs to write its state there"
+        )
+    if name == "SQLITE_FULL":
+        return ConfigError(f"state.path: no space left to write {path} ({exc}); free some space")
+    if name == "SQLITE_NOTADB" or name.startswith("SQLITE_CORRUPT"):
+        return ConfigError(f"state.path: {path} {DAMAGED} ({exc}); {MOVE_AWAY}")
+    if name.startswith("SQLITE_CANTOPEN"):
+        return ConfigError(f"state.path: cannot open {path} ({exc})")
+    return ConfigError(f"state.path: cannot {doing} {path} ({exc})")
+
+
+DAMAGED = "is damaged or not a wmsocial-bot state file"
+MOVE_AWAY = (
+    "move it away and the bot starts a new one (the talk-page markers and the page history "
+    "keep it from repeating notices and reverted fixes)"
+)
+
+
 class Store(Protocol):
     """What the checks need from the store."""
 
@@ -157,37 +252,72 @@ class SqliteStore:
     """The SQLite store; safe to share between threads."""
 
     def __init__(self, path: str | Path) -> None:
+        """Open (creating if needed) and check the store; ConfigError, one line, if unusable.
+
+        What can be wrong with the file itself (a directory in its place, not a database,
+        damaged, a newer schema) is found here, before any network work, and nothing is
+        written to a file found wrong.  :meth:`check_writable` finds the rest.
+        """
         self.path = str(path)
+        self._lease: Lease | None = None
+        self._lease_lost: str | None = None
+        self._stop_heartbeat = threading.Event()
+        self._heartbeat: threading.Thread | None = None
         if self.path != ":memory:":
-            try:
-                Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
+            given = Path(self.path).expanduser()
+            if given.is_dir():
                 raise ConfigError(
-                    f"state.path: cannot create {Path(self.path).parent}: {exc}"
-                ) from None
-            self.path = str(Path(self.path).expanduser())
+                    f"state.path: {given} is a directory; give the path of a file, "
+                    f"e.g. {given / 'state.sqlite3'}"
+                )
+            try:
+                given.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(f"state.path: cannot create {given.parent}: {exc}") from None
+            self.path = str(given)
+        self._lock = threading.RLock()
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise state_error(self.path, exc, "open") from None
+        try:
+            self._check_file()
+            self._migrate()
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _check_file(self) -> None:
+        try:
             self._db.execute("PRAGMA journal_mode=DELETE")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA busy_timeout=10000")
+            version = self.schema_version
+            problems = [row[0] for row in self._db.execute("PRAGMA quick_check").fetchall()]
         except sqlite3.Error as exc:
-            raise ConfigError(f"state.path: cannot open {self.path}: {exc}") from None
-        self._lock = threading.RLock()
-        self._migrate()
+            raise state_error(self.path, exc, "open") from None
+        if problems != ["ok"]:
+            first = problems[0].splitlines()[-1] if problems else "no answer"
+            raise ConfigError(
+                f"state.path: {self.path} {DAMAGED} (SQLite's quick_check: {first}); {MOVE_AWAY}"
+            )
+        if version > len(MIGRATIONS):
+            raise ConfigError(
+                f"state.path: {self.path} has schema version {version}, newer than this "
+                f"wmsocial-bot knows ({len(MIGRATIONS)}); upgrade the bot"
+            )
 
     @property
     def schema_version(self) -> int:
         return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
     def _migrate(self) -> None:
+        """Bring the schema up to date; an up-to-date store is not written (a dry run can
+        then read a read-only one)."""
+        if self.schema_version == len(MIGRATIONS):
+            return
         with self.transaction():
             version = self.schema_version
-            if version > len(MIGRATIONS):
-                raise ConfigError(
-                    f"state.path: {self.path} has schema version {version}, newer than this "
-                    f"wmsocial-bot knows ({len(MIGRATIONS)}); upgrade the bot"
-                )
             for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
                 for statement in filter(str.strip, script.split(";")):
                     self._db.execute(statement)
@@ -196,15 +326,171 @@ class SqliteStore:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One atomic unit of writes: all of it lands, or none of it."""
+        with self._atomic(crash_test_point=True) as db:
+            yield db
+
+    @contextmanager
+    def _atomic(self, *, crash_test_point: bool = False) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``; a failure of SQLite itself is a one-line error.
+
+        SQLite rolls some failed transactions back by itself (a full disk, for one): then there
+        is nothing left to roll back, and "cannot rollback" would hide the real problem.
+        The lease's own transactions pass no crash-test point, so that the crash tests'
+        numbering of a run's transactions (``state-commit#n``) does not depend on them.
+        """
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise state_error(self.path, exc, "write") from None
             try:
                 yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
+                if crash_test_point:
+                    crash_point("state-commit")
+                self._db.execute("COMMIT")
+            except BaseException as exc:
+                if self._db.in_transaction:
+                    with suppress(sqlite3.Error):
+                        self._db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise state_error(self.path, exc, "write") from None
                 raise
-            crash_point("state-commit")
-            self._db.execute("COMMIT")
+
+    def check_writable(self, reserve_bytes: int = RESERVE_BYTES) -> None:
+        """Prove that the store can be written, with room to spare; ConfigError if not.
+
+        Writes ``reserve_bytes`` and frees them again in a second transaction: without
+        auto-vacuum the freed pages stay in the file, so the run's own writes need no new
+        space.  A read-only file or directory and a full disk are found here, before any
+        network work, and what the store holds is unchanged.
+        """
+        with self._atomic() as db:
+            db.execute("INSERT INTO reserve VALUES (zeroblob(?))", (reserve_bytes,))
+        with self._atomic() as db:
+            db.execute("DELETE FROM reserve")
+
+    # -- the run lease -----------------------------------------------------------------------
+
+    def acquire_lease(self, seconds: float, *, now: datetime | None = None) -> Lease:
+        """Take the run lease for ``seconds``, renewed until :meth:`release_lease`.
+
+        Raises :class:`LeaseHeld` naming the holder while another run holds it.  An expired
+        lease, or one whose holder ran on this machine and is gone, is taken over (logged).
+        """
+        now = now or datetime.now(UTC)
+        mine = Lease(
+            owner=uuid.uuid4().hex,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            pid_ns=_pid_namespace(),
+            since=now,
+            expires=now + timedelta(seconds=seconds),
+        )
+        with self._atomic() as db:
+            held = self._lease_row(db)
+            if held is not None:
+                if held.expires > now and not held.holder_is_gone():
+                    raise LeaseHeld(
+                        f"another run holds the state store {self.path} ({held.describe()}); "
+                        "this run did nothing. A killed run's lease expires by itself; "
+                        "docs/configuration.md says how to clear it sooner"
+                    )
+                why = "it expired" if held.expires <= now else "its process is gone"
+                log.warning(
+                    "taking over the lease of a run that ended (%s): %s", why, held.describe()
+                )
+            db.execute(
+                "INSERT OR REPLACE INTO lease VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    LEASE_NAME,
+                    mine.owner,
+                    mine.host,
+                    mine.pid,
+                    mine.pid_ns,
+                    mine.since.isoformat(),
+                    mine.expires.isoformat(),
+                ),
+            )
+        self._lease = mine
+        self._lease_lost = None
+        self._stop_heartbeat.clear()
+        self._heartbeat = threading.Thread(
+            target=self._keep_lease, args=(mine, seconds), name="lease heartbeat", daemon=True
+        )
+        self._heartbeat.start()
+        return mine
+
+    def lease_holder(self) -> Lease | None:
+        """The lease as stored, expired or not; None when no run holds the store."""
+        with self._lock:
+            return self._lease_row(self._db)
+
+    def lease_problem(self) -> str | None:
+        """Why this process may no longer write as the one run; None if it may (or no lease).
+
+        Asked before every wiki write: a run that lost its lease (its renewals failed and
+        another run took over) must stop writing, or two runs would act at once.
+        """
+        if self._lease is None:
+            return None
+        if self._lease_lost:
+            return self._lease_lost
+        try:
+            held = self.lease_holder()
+        except sqlite3.Error as exc:
+            return f"cannot read the run lease ({exc})"
+        if held is None or held.owner != self._lease.owner:
+            return "this run lost its lease on the state store to another run"
+        if held.expires <= datetime.now(UTC):
+            return "this run's lease on the state store expired (its renewals failed)"
+        return None
+
+    def release_lease(self) -> None:
+        """Stop the heartbeat and delete our lease (only ours)."""
+        lease, self._lease = self._lease, None
+        self._stop_heartbeat.set()
+        if self._heartbeat is not None:
+            self._heartbeat.join()
+            self._heartbeat = None
+        if lease is None:
+            return
+        with self._atomic() as db:
+            db.execute("DELETE FROM lease WHERE name = ? AND owner = ?", (LEASE_NAME, lease.owner))
+
+    def _keep_lease(self, lease: Lease, seconds: float) -> None:
+        """The heartbeat: extend the lease every third of its length while the run goes on."""
+        while not self._stop_heartbeat.wait(seconds / 3):
+            expires = datetime.now(UTC) + timedelta(seconds=seconds)
+            try:
+                with self._atomic() as db:
+                    renewed = db.execute(
+                        "UPDATE lease SET expires = ? WHERE name = ? AND owner = ?",
+                        (expires.isoformat(), LEASE_NAME, lease.owner),
+                    ).rowcount
+            except ConfigError as exc:  # busy, full, ...: try again at the next beat
+                log.warning("cannot renew the run lease: %s", exc)
+                continue
+            if renewed != 1:
+                self._lease_lost = "this run lost its lease on the state store to another run"
+                log.error("%s; it writes nothing more to the wiki", self._lease_lost)
+                return
+
+    @staticmethod
+    def _lease_row(db: sqlite3.Connection) -> Lease | None:
+        row = db.execute(
+            "SELECT owner, host, pid, pid_ns, since, expires FROM lease WHERE name = ?",
+            (LEASE_NAME,),
+        ).fetchone()
+        if row is None:
+            return None
+        return Lease(
+            owner=row[0],
+            host=row[1],
+            pid=int(row[2]),
+            pid_ns=row[3],
+            since=datetime.fromisoformat(row[4]),
+            expires=datetime.fromisoformat(row[5]),
+        )
 
     def identities(self) -> dict[str, Identity]:
         with self._lock:
@@ -342,8 +628,13 @@ class SqliteStore:
             )
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        """Release the lease if this store holds it, then close the file."""
+        try:
+            if self._lease is not None:
+                self.release_lease()
+        finally:
+            with self._lock:
+                self._db.close()
 
 
 def _upsert_identities(db: sqlite3.Connection, items: Iterable[Identity]) -> None:

@@ -385,6 +385,7 @@ def _run_page(
     if config.wiki.status_page:
         _update_status_page(
             wiki,
+            store,
             config.wiki.status_page,
             page,
             decision,
@@ -497,6 +498,8 @@ def _fix_page(
     if blocked:
         report.skipped_writes.append(f"page fixes: {blocked}")
         return
+    if _lease_lost(store, report, "page fixes"):
+        return
 
     def change(text: str) -> str | None:
         report.fix_result = apply_fixes(text, decision.fixes)
@@ -570,8 +573,33 @@ def _post_notice(
     if blocked:
         report.skipped_writes.append(f"talk notice: {blocked}")
         return
-    summary = f"Bot: {len(fresh)} social media account(s) on [[{page}]] need attention"
+    if _lease_lost(store, report, "talk notice"):
+        return
     crash_point("before-notice")
+    # Read the talk page again right before posting: whoever posted since it was read above
+    # (a human, a run on another state store) must not see the same findings posted twice.
+    try:
+        latest = wiki.read_if_exists(talk)
+    except WikiError as exc:
+        _not_written(report, "talk notice", exc)
+        return
+    if latest is not None and (talk_revision is None or latest.revid != talk_revision.revid):
+        posted = reported_markers(latest.text)
+        meanwhile = {f.marker for f in fresh if f.marker in posted}
+        if meanwhile:
+            log.warning(
+                "%d finding(s) were posted on [[%s]] while this run worked; not posting them again",
+                len(meanwhile),
+                talk,
+            )
+            store.record_notice(meanwhile, page=page, talk_page=talk, revid=None, at=now)
+            fresh = report.new_findings = [f for f in fresh if f.marker not in meanwhile]
+            if not fresh:
+                return
+            heading, body = render_notice(
+                fresh, bot=bot, run_date=now.date(), page_title=page, config_page=config_title
+            )
+    summary = f"Bot: {len(fresh)} social media account(s) on [[{page}]] need attention"
     try:
         outcome = wiki.add_section(talk, heading, body, summary)
     except WikiError as exc:
@@ -627,6 +655,7 @@ def _archived_markers(wiki: WikiPort, talk: str) -> set[str]:
 
 def _update_status_page(
     wiki: WikiPort,
+    store: SqliteStore,
     title: str,
     page: str,
     decision: Decision,
@@ -662,6 +691,8 @@ def _update_status_page(
     if blocked:
         report.skipped_writes.append(f"status page: {blocked}")
         return
+    if _lease_lost(store, report, "status page"):
+        return
     try:
         outcome = wiki.save(
             title,
@@ -673,6 +704,16 @@ def _update_status_page(
         _not_written(report, "status page", exc)
         return
     report.status_page_saved = bool(outcome.changed)
+
+
+def _lease_lost(store: SqliteStore, report: PageReport, what: str) -> bool:
+    """True (and the write reported as not made) when this run no longer holds its lease."""
+    problem = store.lease_problem()
+    if problem is None:
+        return False
+    log.error("%s not saved: %s", what, problem)
+    report.skipped_writes.append(f"{what}: {problem}")
+    return True
 
 
 def _not_written(report: PageReport, what: str, exc: WikiError) -> None:

@@ -255,8 +255,8 @@ def cmd_run(args: argparse.Namespace, pywikibot_args: list[str]) -> int:
     store = SqliteStore(config.state.path)
     try:
         if not is_dry_run(args, pywikibot_args):
+            store.acquire_lease(config.state.lease_seconds)  # first: a loser writes nothing
             store.check_writable()
-            store.acquire_lease(config.state.lease_seconds)
         wiki, _rest = Wiki.from_args(pywikibot_args, run_page=config.wiki.run_page or None)
         pages = [args.page] if args.page else list(config.wiki.pages)
         reports = run_bot(wiki, config, store, pages=pages, dry_run=args.dry_run)

@@ -25,7 +25,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -105,6 +105,7 @@ def write_config(
     status_page: str = "",
     policy: Mapping[str, object] | None = None,
     network: Mapping[str, object] | None = None,
+    lease_seconds: int | None = None,
 ) -> Path:
     """A TOML config for one test: act at once (confirmations 1 over 0 days)."""
     policy = {"confirmations": 1, "confirm_days": 0, "outage_min_accounts": 10, **(policy or {})}
@@ -114,6 +115,7 @@ def write_config(
         f"status_page = {json.dumps(status_page)}",
         "[state]",
         f"path = {json.dumps(str(state))}",
+        *([f"lease_seconds = {lease_seconds}"] if lease_seconds is not None else []),
         "[policy]",
         *[f"{k} = {json.dumps(v)}" for k, v in policy.items()],
         "[network]",
@@ -132,11 +134,13 @@ def run_cli(
     kill_when: Callable[[], bool] | None = None,
     timeout: float = 120.0,
     env: Mapping[str, str] | None = None,
+    prefix: Sequence[str] = (),
 ) -> CliRun:
     """``python -m wmsocial_bot <args>`` with Pywikibot pointed at ``pywikibot_dir``.
 
     ``crash_at`` sets the crash hook; ``kill_when`` is polled every 5 ms and the process is
-    killed with SIGKILL as soon as it returns True.
+    killed with SIGKILL as soon as it returns True.  ``prefix`` runs the bot through another
+    command (e.g. ``unshare`` with a shell that sets up a namespace and ``exec "$@"``).
     """
     child_env = {
         k: v
@@ -150,7 +154,7 @@ def run_cli(
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.monotonic()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "wmsocial_bot", *args],
+            [*prefix, sys.executable, "-m", "wmsocial_bot", *args],
             stdout=out,
             stderr=err,
             stdin=subprocess.DEVNULL,

@@ -17,7 +17,7 @@ from mwparserfromhell.nodes import Comment, ExternalLink, Node, Tag, Template, T
 from mwparserfromhell.wikicode import Wikicode
 
 from wmsocial_bot.model import Account, Span
-from wmsocial_bot.platforms import identify_url, mastodon
+from wmsocial_bot.platforms import bluesky, identify_url, mastodon
 from wmsocial_bot.urls import ascii_host
 from wmsocial_bot.wikitables import Table, scan_tables
 
@@ -62,6 +62,97 @@ _IMAGE_TITLE = re.compile(r"\s*(?:file|image)\s*:", re.IGNORECASE)
 _HEADING = re.compile(r"^(={1,6})(.+?)\1[ \t]*(?:<!--.*?-->[ \t]*)*$", re.MULTILINE)
 _TVAR_BEFORE = re.compile(r"\[<tvar(?:\s+name\s*=\s*\"?[^\">]*\"?\s*|\|[^>]*)>$")
 _TVAR_AFTER = re.compile(r"(?:</tvar>|</>)([ \t]+)([^\]\n]*)\]")
+
+
+# --------------------------------------------------------------------------- handles by context
+#
+# A handle written as text names a platform only through its context: a label before it
+# (``X: @name``, a bold ``Bluesky:`` before ``name.bsky.social``) or the table column it stands
+# in (a ``Bluesky`` column holding ``name.bsky.social``).  An ``@word`` with no such context is
+# prose and never an account.  The handle is checked by the platform's own normaliser, through
+# the profile URL it stands for, so a context handle and a link to the same account compare
+# equal.  ``at://`` URIs are text to MediaWiki (not in $wgUrlProtocols), but name an account.
+
+_PLATFORM_WORDS: dict[str, str] = {
+    "x": "x",
+    "twitter": "x",
+    "bluesky": "bluesky",
+    "instagram": "instagram",
+    "threads": "threads",
+    "tiktok": "tiktok",
+    "telegram": "telegram",
+    "youtube": "youtube",
+}
+# How each platform's handle becomes the profile URL its normaliser reads.
+_PROFILE_URL = {
+    "x": "https://x.com/{}",
+    "bluesky": "https://bsky.app/profile/{}",
+    "instagram": "https://www.instagram.com/{}",
+    "threads": "https://www.threads.net/@{}",
+    "tiktok": "https://www.tiktok.com/@{}",
+    "telegram": "https://t.me/{}",
+    "youtube": "https://www.youtube.com/@{}",
+}
+_LABEL_NAMES = r"X|Twitter|Bluesky|BlueSky|Instagram|Threads|TikTok|Tiktok|Telegram|YouTube|Youtube"
+_TOKEN = r"@?[A-Za-z0-9_](?:[A-Za-z0-9_.\-]*[A-Za-z0-9_])?|did:plc:[a-z2-7]{24}"
+_LABELLED = re.compile(
+    rf"(?<![\w@.\-])(?P<label>{_LABEL_NAMES})(?:\s*\([^()\n]{{0,30}}\))?'{{0,5}}[ \t]*"
+    rf"(?P<colon>:[ \t]*'{{0,5}}[ \t]*)(?P<token>{_TOKEN})(?![\w@\-/]|\.[A-Za-z0-9])"
+)
+CELL_TOKEN = re.compile(rf"\s*(?P<token>{_TOKEN})\s*")
+_AT_URI = re.compile(r"(?<![\w/.:])at://[^\s\[\]<>\"{}|]+")
+
+
+@dataclass(frozen=True)
+class TextHandle:
+    """A handle found in text by its context: where it is written and what it names."""
+
+    start: int
+    end: int
+    platform: str
+    handle: str
+
+
+def handle_in_context(platform: str, token: str) -> TextHandle | None:
+    """``token`` read as a ``platform`` handle, or None when that platform has no such name.
+
+    Only Bluesky's domain handles (and DIDs) may go without ``@``; any other bare word is not
+    a handle.
+    """
+    name = token.removeprefix("@")
+    if not token.startswith("@") and not (platform == "bluesky" and ("." in name or ":" in name)):
+        return None
+    found = identify_url(_PROFILE_URL[platform].format(name))
+    if found is None or found.platform != platform:
+        return None
+    return TextHandle(0, len(token), platform, found.handle)
+
+
+def platform_named(text: str) -> str | None:
+    """The one platform a column header or cell names (``Bluesky``, ``X (Twitter)``)."""
+    words = {_PLATFORM_WORDS.get(w.lower()) for w in re.findall(r"[A-Za-z]+", text)} - {None}
+    return words.pop() if len(words) == 1 else None
+
+
+def labelled_handles(text: str) -> list[TextHandle]:
+    """``X: @name``-style handles and ``at://`` account URIs in ``text``."""
+    found = []
+    if ":" in text:
+        for match in _LABELLED.finditer(text):
+            if match["colon"] == ":" and not match["token"].startswith("@"):
+                continue  # "Bluesky:logo.svg" is a page title, not a label and a handle
+            platform = _PLATFORM_WORDS[match["label"].lower()]
+            handle = handle_in_context(platform, match["token"])
+            if handle is not None:
+                found.append(replace(handle, start=match.start("token"), end=match.end("token")))
+    if "at://" in text:
+        for match in _AT_URI.finditer(text):
+            uri = match.group().rstrip(".,;:!?)'")
+            actor = bluesky.normalise_at_uri(uri)
+            if actor is not None:
+                end = match.start() + len(uri)
+                found.append(TextHandle(match.start(), end, bluesky.NAME, actor))
+    return found
 
 
 @dataclass(frozen=True)
@@ -167,6 +258,21 @@ class _Table:
     rows: list[list[_Cell]] = field(default_factory=list)
     pending: list[tuple[dict[str, object], int, _Cell]] = field(default_factory=list)
     in_row: bool = False
+    headers: dict[int, str] = field(default_factory=dict)
+    occupied: dict[tuple[int, int], _Cell] = field(default_factory=dict)
+
+    def platform_of(self, row: int, cell: _Cell) -> str | None:
+        """The platform a cell's column header names, else the one another cell of its row
+        names on its own (a ``Platform`` column holding ``Bluesky``)."""
+        header = self.headers.get(cell.col)
+        if header and platform_named(header):
+            return platform_named(header)
+        named = {
+            platform_named(other.text)
+            for (r, _col), other in self.occupied.items()
+            if r == row and other is not cell and len(other.text) <= 30
+        } - {None}
+        return named.pop() if len(named) == 1 else None
 
     def new_row(self) -> None:
         self.rows.append([])
@@ -203,6 +309,8 @@ class _Table:
                     for dc in range(cell.colspan):
                         headers.setdefault(cell.col + dc, cell.text)
                 break
+        self.headers = headers
+        self.occupied = occupied
         width = max((col for (_, col) in occupied), default=-1) + 1
         for record, r, own in self.pending:
             cells: list[tuple[str, str]] = []
@@ -343,17 +451,40 @@ class _Walker:
         for span in table.captions + table.other:
             self.cell = None
             self.walk_segment(span)
+        candidates: list[tuple[int, _Cell, Span, str]] = []
         for row in table.rows:
             cells = []
             for layout in row:
                 cell = _Cell("", layout.header, layout.colspan, layout.rowspan)
                 cells.append(cell)
                 self.cell = (grid, len(grid.rows), cell)
+                found = len(self.records)
                 cell.text = " ".join(filter(None, (self.walk_segment(s) for s in layout.segments)))
                 cell.text = cell.text[:300]
+                shown = CELL_TOKEN.fullmatch(cell.text)
+                if shown and not cell.header and len(self.records) == found:
+                    where = self._written(shown["token"], layout.segments)
+                    if where is not None:
+                        candidates.append((len(grid.rows), cell, where, shown["token"]))
             grid.add_row(cells)
-        self.cell = saved_cell
         grid.resolve()
+        if candidates:
+            for row_index, cell, span, written in candidates:
+                platform = grid.platform_of(row_index, cell)
+                in_column = handle_in_context(platform, written) if platform else None
+                if in_column is not None:
+                    self.cell = (grid, row_index, cell)
+                    self.add(platform or "", in_column.handle, None, span, None, None, "context")
+            grid.resolve()
+        self.cell = saved_cell
+
+    def _written(self, token: str, segments: list[Span]) -> Span | None:
+        """Where ``token`` is written in a cell's source, if it is there as it is shown."""
+        for segment in segments:
+            at = self.text.find(token, segment.start, segment.end)
+            if at >= 0:
+                return Span(at, at + len(token))
+        return None
 
     def walk_segment(self, span: Span) -> str:
         """Parse and walk ``text[span]``; return its readable text."""
@@ -517,6 +648,9 @@ class _Walker:
         return match.group(2), label
 
     def scan_text(self, value: str, start: int) -> None:
+        for labelled in labelled_handles(value):
+            span = Span(start + labelled.start, start + labelled.end)
+            self.add(labelled.platform, labelled.handle, None, span, None, None, "context")
         if "@" not in value:
             return
         for match in mastodon.WRITTEN_HANDLE.finditer(value):

@@ -18,13 +18,20 @@ import html
 import json
 import re
 from collections import Counter
+from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
 from wmsocial_bot.devtools.testwiki import ApiSession
-from wmsocial_bot.extract import extract_accounts
+from wmsocial_bot.extract import (
+    CELL_TOKEN,
+    extract_accounts,
+    handle_in_context,
+    labelled_handles,
+    platform_named,
+)
 from wmsocial_bot.platforms import identify_url, mastodon
 
 pytestmark = pytest.mark.wiki
@@ -67,22 +74,58 @@ def as_translate_renders(text: str) -> str:
     return _TRANSLATE.sub("", _TVAR.sub(r"\1", text))
 
 
+@dataclass(eq=False)
+class _HtmlCell:
+    header: bool
+    colspan: int
+    rowspan: int
+    parts: list[str] = field(default_factory=list)
+    link: bool = False
+    col: int = 0
+
+    @property
+    def shown(self) -> str:
+        return " ".join("".join(self.parts).split())
+
+
 class _Shown(HTMLParser):
-    """External link targets, and the text shown outside links, of MediaWiki's HTML."""
+    """External link targets, the text shown outside links, and table cells, of MediaWiki's
+    HTML: what a reader of the rendered page sees."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.hrefs: list[str] = []
         self.text: list[str] = []
         self.depth = 0  # inside <a>
+        self.tables: list[list[list[_HtmlCell]]] = []  # open tables: rows of cells
+        self.cells: list[_HtmlCell | None] = []  # the open cell of each open table
+        self.handles: list[tuple[str, str]] = []  # (platform, handle) from table columns
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
         if tag == "a":
             self.depth += 1
-            href = dict(attrs).get("href") or ""
+            href = attributes.get("href") or ""
             if re.match(r"(?i)(https?:)?//", href):
                 self.hrefs.append(href)
-        elif tag in ("p", "div", "li", "dd", "dt", "td", "th", "tr", "br", "h2", "h3", "h4"):
+            if self.cells and self.cells[-1] is not None:
+                self.cells[-1].link = True
+        elif tag == "table":
+            self.tables.append([])
+            self.cells.append(None)
+        elif tag == "tr" and self.tables:
+            self.tables[-1].append([])
+        elif tag in ("td", "th") and self.tables:
+            if not self.tables[-1]:
+                self.tables[-1].append([])
+            cell = _HtmlCell(
+                tag == "th",
+                int(attributes.get("colspan") or 1),
+                int(attributes.get("rowspan") or 1),
+            )
+            self.tables[-1][-1].append(cell)
+            self.cells[-1] = cell
+        if tag in ("p", "div", "li", "dd", "dt", "td", "th", "tr", "br", "h2", "h3", "h4"):
             self.text.append("\n")
 
     def handle_endtag(self, tag: str) -> None:
@@ -90,9 +133,51 @@ class _Shown(HTMLParser):
             self.depth = max(0, self.depth - 1)
         elif tag in ("td", "th"):
             self.text.append("\n")
+            if self.cells:
+                self.cells[-1] = None
+        elif tag == "table" and self.tables:
+            self._read_table(self.tables.pop())
+            self.cells.pop()
 
     def handle_data(self, data: str) -> None:
         self.text.append(data if self.depth == 0 else " ")
+        if self.cells and self.cells[-1] is not None and self.depth == 0:
+            self.cells[-1].parts.append(data)
+
+    def _read_table(self, rows: list[list[_HtmlCell]]) -> None:
+        """Handles written alone in a cell whose column (or row) names their platform."""
+        grid: dict[tuple[int, int], _HtmlCell] = {}
+        for r, row in enumerate(rows):
+            c = 0
+            for cell in row:
+                while (r, c) in grid:
+                    c += 1
+                cell.col = c
+                for dr in range(cell.rowspan):
+                    for dc in range(cell.colspan):
+                        grid[(r + dr, c + dc)] = cell
+                c += cell.colspan
+        headers: dict[int, str] = {}
+        if rows and rows[0] and all(cell.header for cell in rows[0]):
+            for cell in rows[0]:
+                for dc in range(cell.colspan):
+                    headers[cell.col + dc] = cell.shown
+        for r, row in enumerate(rows):
+            for cell in row:
+                token = CELL_TOKEN.fullmatch(cell.shown)
+                if cell.header or cell.link or token is None:
+                    continue
+                platform = platform_named(headers.get(cell.col, ""))
+                if platform is None:
+                    named = {
+                        platform_named(other.shown)
+                        for (row_index, _), other in grid.items()
+                        if row_index == r and other is not cell and len(other.shown) <= 30
+                    } - {None}
+                    platform = named.pop() if len(named) == 1 else None
+                handle = handle_in_context(platform, token["token"]) if platform else None
+                if handle is not None:
+                    self.handles.append((handle.platform, handle.handle))
 
 
 def mediawiki_accounts(wiki: ApiSession, text: str) -> Counter[tuple[str, str]]:
@@ -121,6 +206,9 @@ def mediawiki_accounts(wiki: ApiSession, text: str) -> Counter[tuple[str, str]]:
     visible = "".join(shown.text)
     for match in mastodon.WRITTEN_HANDLE.finditer(visible):
         found[(mastodon.NAME, mastodon.canonical(match["user"], match["host"]))] += 1
+    for labelled in labelled_handles(visible):
+        found[(labelled.platform, labelled.handle)] += 1
+    found.update(shown.handles)
     return found
 
 

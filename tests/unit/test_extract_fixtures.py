@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from wmsocial_bot.extract import extract_accounts
-from wmsocial_bot.platforms import mastodon
+from wmsocial_bot.extract import extract_accounts, handle_in_context
+from wmsocial_bot.platforms import bluesky, mastodon
 
 FIXTURES = sorted((Path(__file__).parent.parent / "fixtures" / "extract").glob("*.wiki"))
 
@@ -40,6 +40,12 @@ def test_spans_point_at_the_written_link(page: Path) -> None:
         written = text[account.span.start : account.span.end]
         if account.url is not None:
             assert written == account.url
+        elif account.source == "context":  # a handle whose platform its context gives
+            if written.startswith("at://"):
+                assert bluesky.normalise_at_uri(written) == account.handle
+            else:
+                found = handle_in_context(account.platform, written)
+                assert found is not None and found.handle == account.handle
         else:
             user, _, host = written.lstrip("@").removeprefix("acct:").partition("@")
             assert mastodon.canonical(user, host) == account.handle

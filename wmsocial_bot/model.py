@@ -56,7 +56,7 @@ class Account:
     section: str | None
     span: Span
     line: int
-    source: str = "link"  # link | bare | template | image | text
+    source: str = "link"  # link | bare | template | image | text | context
     label: str | None = None
     label_span: Span | None = None
     cells: tuple[tuple[str, str], ...] = ()

@@ -243,6 +243,8 @@ def test_two_runs_started_together_do_the_work_once(
 ) -> None:
     figures.fault("two runs started together")
     figures.case("attack: concurrent runs")
+    # Slow answers keep the first run busy for seconds: the second cannot arrive after it ended.
+    scene.sim.update_host("social.example", latency_ms=300)
     runs = start_together(scene)
     codes = sorted(run.returncode for run, _proxy in runs)
     assert codes == [0, EXIT_LEASE_HELD], "\n".join(str(run) for run, _ in runs)
@@ -295,6 +297,36 @@ def test_a_killed_run_on_another_machine_blocks_until_its_lease_expires(
         assert lease_row(scene.state) is None
     finally:
         scene.close()
+
+
+def test_a_run_that_lost_its_lease_writes_nothing(scene: Scene, figures: Figures) -> None:
+    """While the run checks, another machine takes the lease (as after a lease that expired
+    because the run's renewals failed): the run must not write to the wiki any more."""
+    scene.sim.update_host("social.example", latency_ms=300)
+    stolen: list[bool] = []
+
+    def take_the_lease_once_checking() -> bool:
+        if not stolen and len(scene.sim.log) >= 1:
+            now = datetime.now(UTC)
+            with sqlite3.connect(scene.state, timeout=10) as db:
+                db.execute(
+                    "UPDATE lease SET owner = 'thief', host = ?, pid = 4242, since = ?",
+                    (OTHER_HOST, now.isoformat()),
+                )
+            db.close()
+            stolen.append(True)
+        return False  # never kill
+
+    figures.fault("lease taken over during the run")
+    figures.case("attack: a run that lost its lease")
+    done = scene.run(kill_when=take_the_lease_once_checking)
+    assert stolen, "the run made no platform request: the test did not happen"
+    assert done.returncode == 0, done
+    assert "lost its lease on the state store to another run" in done.stdout, done
+    assert scene.bot_edits(scene.title) == 0, "the page was edited after the lease was lost"
+    assert scene.text(scene.talk) == "", "a notice was posted after the lease was lost"
+    held = lease_row(scene.state)
+    assert held is not None and held["host"] == OTHER_HOST, "the other run's lease was kept"
 
 
 # ---- the talk page, read again right before posting ---------------------------------------------

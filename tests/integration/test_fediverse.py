@@ -74,6 +74,15 @@ def test_mastodon_47_deleted_is_lookup_404_and_webfinger_410(fedi: Simulator) ->
     assert finger(fedi, "m47.example", "acct:paused@m47.example") == 200
 
 
+def test_mastodon_hides_an_account_pending_approval_from_lookup_not_webfinger(
+    fedi: Simulator,
+) -> None:
+    with pytest.raises(MastodonNotFoundError):
+        mastodon_for(fedi, "m47.example").account_lookup("newbie")
+    assert finger(fedi, "m47.example", "acct:newbie@m47.example") == 200
+    assert get(fedi, "m47.example", "/@newbie").status_code == 404
+
+
 def test_mastodon_before_47_shows_a_deletion_as_a_permanent_suspension(fedi: Simulator) -> None:
     assert mastodon_for(fedi, "m43.example").account_lookup("gone").suspended is True
     assert finger(fedi, "m43.example", "acct:gone@m43.example") == 410
@@ -171,6 +180,19 @@ def test_misskey_2024_names_a_move_only_by_moved_to_id(fedi: Simulator) -> None:
     assert "movedToUri" not in mover and mover["movedTo"]
     successor = users_show(fedi, "misskey.example", userId=mover["movedTo"]).json()
     assert (successor["username"], successor["host"]) == ("succ", "m47.example")
+
+
+def test_misskey_2025_adds_moved_to_uri(fedi: Simulator) -> None:
+    mover = users_show(fedi, "new.misskey.example", username="mover", host=None).json()
+    assert mover["movedToUri"].endswith("/users/succ") and mover["movedTo"]
+
+
+def test_misskey_can_hide_every_user_from_visitors_but_not_from_webfinger(
+    fedi: Simulator,
+) -> None:
+    answer = users_show(fedi, "closed.misskey.example", username="alive", host=None)
+    assert answer.json()["error"]["code"] == "NO_SUCH_USER"
+    assert finger(fedi, "closed.misskey.example", "acct:alive@closed.misskey.example") == 200
 
 
 def test_misskey_fork_reports_its_own_nodeinfo_name(fedi: Simulator) -> None:

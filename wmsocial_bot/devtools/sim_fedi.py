@@ -69,6 +69,12 @@ _ACTOR_RE = re.compile(r"^/users/([^/]+)/?$")
 # --------------------------------------------------------------------------- identity
 
 
+def not_yet_approved(host: Host, account: FediAccount) -> bool:
+    """Mastodon hides a local account pending approval from the lookup and its page
+    (lookup_controller.rb and account_owned_concern.rb check_account_approval), not WebFinger."""
+    return account.state == "pending" and host.software == "mastodon"
+
+
 def is_tombstone(owner: Host, account: FediAccount) -> bool:
     """Not a live account: suspended, deleted or deactivated, whatever the server calls it."""
     return account.state in ("suspended", "deleted", "deactivated")
@@ -531,6 +537,9 @@ def _misskey_api(req: SimRequest, scenario: Scenario, host: Host) -> Outcome:
             return _misskey_error(400, MISSKEY_INVALID_PARAM, {"reason": "body is not JSON"})
         if not isinstance(params, dict):
             return _misskey_error(400, MISSKEY_INVALID_PARAM, {"reason": "body is not an object"})
+        if host.visitor_visibility == "none" and "i" not in params:
+            # users/show.ts (2025): ugcVisibilityForVisitor 'none' hides every user from visitors.
+            return _misskey_error(404, MISSKEY_NO_SUCH_USER)
         account = _misskey_lookup(host, params)
         if isinstance(account, Response):
             return account
@@ -622,7 +631,7 @@ def _mastodon_api(req: SimRequest, scenario: Scenario, host: Host) -> Outcome:
     if path.rstrip("/") == "/api/v1/accounts/lookup":
         username = _local_username(host, req.param("acct") or "")
         account = host.accounts.get(username) if username else None
-        if account is None or deleted_is_gone(host, account):
+        if account is None or deleted_is_gone(host, account) or not_yet_approved(host, account):
             return _not_found(host)
         if host.software == "akkoma" and hidden_by_pleroma(host, account):
             return _not_found(host)  # Akkoma's lookup applies User.visible_for; Pleroma's not
@@ -787,6 +796,8 @@ def _profile_page(req: SimRequest, scenario: Scenario, host: Host, username: str
         return html_response(404, html_page("The page you are looking for isn't here."))
     if host.software == "gotosocial":
         return _gotosocial_page(scenario, host, account)
+    if not_yet_approved(host, account):
+        return html_response(404, html_page("The page you are looking for isn't here."))
     if is_tombstone(host, account) and host.software == "mastodon":
         # app/controllers/concerns/account_owned_concern.rb: 410 permanent, 403 temporary.
         if is_permanent(account):

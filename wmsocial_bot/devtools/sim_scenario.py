@@ -42,7 +42,7 @@ BEHAVIOURS: frozenset[str] = frozenset(
     }
 )
 FEDI_STATES: frozenset[str] = frozenset(
-    {"ok", "moved", "suspended", "limited", "deactivated", "memorial", "deleted"}
+    {"ok", "moved", "suspended", "limited", "deactivated", "memorial", "deleted", "pending"}
 )
 BSKY_STATES: frozenset[str] = frozenset({"ok", "deactivated", "takendown", "deleted"})
 FLAKY_KINDS: frozenset[str] = frozenset(
@@ -151,6 +151,7 @@ class Host:
     default_page: Page | None
     nodeinfo_name: str
     hide_suspended: bool
+    visitor_visibility: str
     webfinger_redirect: str | None
     user_count: int
     status_count: int
@@ -547,6 +548,7 @@ _HOST_KEYS = frozenset(
         "default_page",
         "nodeinfo_name",
         "hide_suspended",
+        "visitor_visibility",
         "webfinger_redirect",
         "user_count",
         "status_count",
@@ -634,6 +636,11 @@ def _parse_host(where: str, name: str, data: Any) -> Host:
         default_page=default_page,
         nodeinfo_name=_get(where, data, "nodeinfo_name", software, (str,)),
         hide_suspended=_get(where, data, "hide_suspended", True, (bool,)),
+        visitor_visibility=_choice(
+            f"{where}.visitor_visibility",
+            _get(where, data, "visitor_visibility", "all", (str,)),
+            frozenset({"all", "local", "none"}),
+        ),
         webfinger_redirect=_get(where, data, "webfinger_redirect", None, (str,)),
         user_count=_get(where, data, "user_count", max(len(accounts), 1), (int,)),
         status_count=_get(

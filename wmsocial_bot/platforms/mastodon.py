@@ -575,10 +575,13 @@ class _Fediverse:
                 "both from anonymous callers the same way)",
             )
         if webfinger.status == 200 and "Record not found" in said:
+            # Mastodon's lookup also hides a local account not yet approved or confirmed
+            # (lookup_controller.rb check_account_approval/confirmation); WebFinger does not.
             return _Verdict(
                 Status.DELETED,
-                f"deletion pending: {said} while WebFinger still answers (Mastodon 4.7 does this "
-                "while its owner's deletion is being carried out)",
+                f"being deleted, or never approved: {said} while WebFinger still answers "
+                "(Mastodon 4.7 does this while an owner's deletion is carried out, and for an "
+                "account not yet approved or confirmed; the two look the same)",
             )
         if webfinger.status == 200:
             return _Verdict(Status.UNVERIFIABLE, f"{said}, but WebFinger still knows the account")

@@ -1,13 +1,16 @@
 """Command-line interface: argument parsing and output only.
 
 Exit codes: 0 the run completed (whatever it found); 1 the run itself failed (a bug, or the
-wiki or network failed it); 2 a user error (bad arguments, missing file or page, bad config);
-3 ``--strict`` and stale findings; 4 another run holds the state store (``LeaseHeld``).
+wiki could not be reached or failed: :class:`~wmsocial_bot.errors.WikiUnavailable`); 2
+something for the operator to fix (bad arguments, config, file, a missing page, a refused
+login, no contact for ``run``, an unusable state file); 3 ``--strict`` and stale findings; 4
+another run holds the state store (``LeaseHeld``).
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import logging
 import os
 import re
@@ -18,8 +21,8 @@ from typing import Any
 
 from wmsocial_bot import __version__, output
 from wmsocial_bot.checks import check_accounts
-from wmsocial_bot.config import load_config
-from wmsocial_bot.errors import InputError, LeaseHeld, UserError
+from wmsocial_bot.config import Config, load_config
+from wmsocial_bot.errors import ConfigError, InputError, LeaseHeld, UserError
 from wmsocial_bot.extract import Extraction, extract_accounts
 from wmsocial_bot.model import Status
 from wmsocial_bot.net import Net
@@ -42,15 +45,83 @@ STALE = frozenset(
         Status.INVALID,
     }
 )
-# Pywikibot's global options are single-dash words (-simulate, -user:Bot, -lang:meta, ...).
-_PYWIKIBOT_OPTION = re.compile(r"^-[a-z][a-z_]+(:.*)?$")
+# Pywikibot's global options (pywikibot.bot.handle_args and its _GLOBAL_HELP, Pywikibot 11.x).
+# Its "-v" is ours (the bot's own log); its longer "-verbose" stays Pywikibot's.
+PYWIKIBOT_OPTIONS = frozenset(
+    {
+        "help", "dir", "config", "site", "family", "code", "lang", "user", "putthrottle",
+        "pt", "log", "nolog", "cosmeticchanges", "cc", "simulate", "debug", "verbose",
+        "daemonize", "maxlag",
+    }
+)  # fmt: skip
+# Anything shaped like one: a dash and a word (-simulate, -user:Bot, -simulat, -page).
+_SINGLE_DASH_WORD = re.compile(r"^-(?P<name>[A-Za-z][\w-]*)(?::(?P<value>.*))?$", re.DOTALL)
+# Our own short options, also repeated (-vv, -qq).
+_OUR_SHORT = re.compile(r"^-(h|v+|q+)$")
 
 
 def split_pywikibot_args(argv: Sequence[str]) -> tuple[list[str], list[str]]:
-    """Separate Pywikibot's global options from ours, so both can be given in any order."""
-    pwb = [arg for arg in argv if _PYWIKIBOT_OPTION.match(arg)]
-    ours = [arg for arg in argv if not _PYWIKIBOT_OPTION.match(arg)]
+    """Separate Pywikibot-shaped options (``-word``) from ours, so both go in any order.
+
+    ``-help`` becomes ``--help``, as in Pywikibot's own scripts.  Which of the ``-word``
+    options Pywikibot really knows is :func:`unknown_options`' job.
+    """
+    pwb: list[str] = []
+    ours: list[str] = []
+    for arg in argv:
+        if arg == "-help":
+            ours.append("--help")
+        elif _SINGLE_DASH_WORD.match(arg) and not _OUR_SHORT.match(arg):
+            pwb.append(arg)
+        else:
+            ours.append(arg)
     return pwb, ours
+
+
+def unknown_options(pywikibot_args: Sequence[str]) -> list[str]:
+    """The ``-word`` options that Pywikibot does not know either (they would be dropped).
+
+    Besides its named options, Pywikibot takes ``-name:number`` for any of its integer
+    settings (``-step:50``, ``-write_maxlag:5``); only then is Pywikibot's config consulted.
+    """
+    unknown = []
+    for arg in pywikibot_args:
+        match = _SINGLE_DASH_WORD.match(arg)
+        assert match is not None
+        name, value = match.group("name"), match.group("value")
+        if name in PYWIKIBOT_OPTIONS:
+            continue
+        if value and value.strip().lstrip("-").isdigit():
+            from wmsocial_bot.wiki import is_integer_setting
+
+            if is_integer_setting(name):
+                continue
+        unknown.append(arg)
+    return unknown
+
+
+def _hint(option: str, parser: argparse.ArgumentParser) -> str:
+    """``, did you mean -simulate?`` for a mistyped option, as Pywikibot's pwb does for scripts."""
+    ours = [
+        flag
+        for action in _all_actions(parser)
+        for flag in action.option_strings
+        if flag.startswith("--")
+    ]
+    candidates = {flag.lstrip("-"): flag for flag in ours}
+    candidates.update({name: f"-{name}" for name in PYWIKIBOT_OPTIONS})
+    name = option.lstrip("-").partition(":")[0]
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f", did you mean {candidates[close[0]]}?" if close else ""
+
+
+def _all_actions(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    actions = list(parser._actions)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                actions.extend(sub._actions)
+    return actions
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,9 +141,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         help="send requests for https://HOST/... to BASEURL/... (repeatable; overrides the config)",
     )
-    shared.add_argument("-v", "--verbose", action="count", default=0, help="debug log output")
     shared.add_argument(
-        "-q", "--quiet", action="count", default=0, help="warnings only (-qq: errors only)"
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="more log: -v the bot's debug log, -vv also every HTTP connection and request",
+    )
+    shared.add_argument(
+        "-q",
+        "--quiet",
+        action="count",
+        default=0,
+        help="less log: -q warnings and errors only (no progress), -qq errors only",
     )
 
     reading = argparse.ArgumentParser(add_help=False)
@@ -92,11 +173,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wmsocial-bot",
         description="Keep wiki pages that list social-media accounts honest.",
-        epilog="Pywikibot's global options (-simulate, -user:, -family:, -lang:, -site:, "
-        "-maxlag:, -log, -dir:) are accepted anywhere on the command line. Exit codes: "
-        f"{EXIT_OK} the run completed, {EXIT_FAILED} it failed, {EXIT_USER_ERROR} a user error "
-        f"(bad arguments, config, file or page, an unusable state file), {EXIT_STRICT} check "
-        f"--strict found stale accounts, {EXIT_LEASE_HELD} another run holds the state store.",
+        epilog="Pywikibot's global options (-simulate, -user:, -family:, -code:/-lang:, -site:, "
+        "-maxlag:, -log, -debug, -verbose, -dir:, -config:, and -NAME:NUMBER for its integer "
+        "settings) are accepted anywhere on the command line; any other -word is refused. "
+        "-help is --help. Exit codes: "
+        f"{EXIT_OK} the run completed, {EXIT_FAILED} it failed (the wiki could not be reached "
+        f"or failed, or a bug), {EXIT_USER_ERROR} something to fix (arguments, config, a file, "
+        f"a missing page, a refused login, no contact for run, an unusable state file), "
+        f"{EXIT_STRICT} check --strict found stale accounts, {EXIT_LEASE_HELD} another run "
+        "holds the state store.",
     )
     parser.add_argument("--version", action="version", version=f"wmsocial-bot {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -141,8 +226,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_source(args: argparse.Namespace, pywikibot_args: list[str]) -> tuple[str, str]:
-    """The page text and a name for it, from --wikitext or --page."""
+def read_config(args: argparse.Namespace) -> Config:
+    """The config (file and --endpoint), read before any network or wiki work."""
+    config = load_config(args.config, args.endpoint)
+    log.debug("config: %s; endpoints: %s", config.source, ", ".join(config.endpoints) or "none")
+    return config
+
+
+def load_source(
+    args: argparse.Namespace, pywikibot_args: list[str], config: Config
+) -> tuple[str, str]:
+    """The page text and a name for it, from --wikitext or --page (default: [wiki] page)."""
     if args.wikitext is not None:
         path: Path = args.wikitext
         try:
@@ -156,13 +250,15 @@ def load_source(args: argparse.Namespace, pywikibot_args: list[str]) -> tuple[st
     from wmsocial_bot.wiki import Wiki  # only now: --wikitext needs no Pywikibot
 
     wiki, _rest = Wiki.from_args(pywikibot_args)
-    title = args.page or load_config(args.config, args.endpoint).wiki.pages[0]
+    title = args.page or config.wiki.pages[0]
     revision = wiki.read(title)
     return revision.text, revision.title
 
 
-def read_accounts(args: argparse.Namespace, pywikibot_args: list[str]) -> tuple[Extraction, str]:
-    text, name = load_source(args, pywikibot_args)
+def read_accounts(
+    args: argparse.Namespace, pywikibot_args: list[str], config: Config
+) -> tuple[Extraction, str]:
+    text, name = load_source(args, pywikibot_args, config)
     if not text.strip():
         raise InputError(f"{name}: the page is empty")
     extraction = extract_accounts(text)
@@ -180,7 +276,8 @@ def read_accounts(args: argparse.Namespace, pywikibot_args: list[str]) -> tuple[
 
 
 def cmd_list(args: argparse.Namespace, pywikibot_args: list[str]) -> int:
-    extraction, _name = read_accounts(args, pywikibot_args)
+    config = read_config(args)  # first: a bad config stops it before the wiki is read
+    extraction, _name = read_accounts(args, pywikibot_args, config)
     rows = [account.to_json() for account in extraction.accounts]
     for row in rows:
         row["dup"] = "dup" if "duplicate_of" in row else ""
@@ -208,13 +305,13 @@ def show(fmt: str, rows: list[dict[str, Any]], columns: tuple[str, ...], *, chec
 
 
 def cmd_check(args: argparse.Namespace, pywikibot_args: list[str]) -> int:
-    config = load_config(args.config, args.endpoint)
+    config = read_config(args)
     # The state store first: a store that cannot be used is found before any network work.
     # check takes no lease: it only adds identities, in one short transaction of its own.
     store = SqliteStore(config.state.path)
     try:
         store.check_writable()
-        extraction, name = read_accounts(args, pywikibot_args)
+        extraction, name = read_accounts(args, pywikibot_args, config)
         net = Net(config.network, config.endpoints, contact=config.bot.contact)
         known = store.identities()
         log.info("checking %d accounts from %s", len(extraction.unique), name)
@@ -245,7 +342,13 @@ def is_dry_run(args: argparse.Namespace, pywikibot_args: Sequence[str]) -> bool:
 
 
 def cmd_run(args: argparse.Namespace, pywikibot_args: list[str]) -> int:
-    config = load_config(args.config, args.endpoint)
+    config = read_config(args)
+    if not config.bot.contact:
+        raise ConfigError(
+            f"bot.contact is not set ({_config_name(config)}): Wikimedia's User-Agent policy "
+            "asks every bot for a way to reach its operator; set [bot] contact to your wiki "
+            "user page or e-mail address (docs/configuration.md)"
+        )
     from wmsocial_bot.run import run_bot
     from wmsocial_bot.wiki import Wiki
 
@@ -268,26 +371,68 @@ def cmd_run(args: argparse.Namespace, pywikibot_args: list[str]) -> int:
     return EXIT_OK
 
 
+def _config_name(config: Config) -> str:
+    return "no config file" if config.source == "defaults" else f"config: {config.source}"
+
+
 COMMANDS = {"list": cmd_list, "check": cmd_check, "run": cmd_run}
 
 
-def setup_logging(level: int) -> None:
-    """Log to the current stderr at ``level``; calling it again replaces the earlier setup."""
+# -vv: also the HTTP libraries' own debug log (each connection and request line).
+_LIBRARY_LOGGERS = ("urllib3", "requests", "httpx", "httpcore", "mastodon", "atproto")
+
+
+def setup_logging(verbose: int = 0, quiet: int = 0) -> None:
+    """The bot's log on the current stderr; calling it again replaces the earlier setup.
+
+    Default: info and above.  ``-q`` warnings, ``-qq`` errors only; ``-v`` the bot's debug
+    log, ``-vv`` also the HTTP libraries' (credentials redacted, as in Pywikibot's logs).
+    """
+    from wmsocial_bot.wiki import redact_filter  # cheap: Pywikibot itself is not imported
+
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
-    for old in list(log.handlers):
-        log.removeHandler(old)
+    handler.addFilter(redact_filter())
+    level = {0: logging.INFO, 1: logging.WARNING}.get(quiet, logging.ERROR)
+    if verbose:
+        level = logging.DEBUG
+    for name in ("wmsocial_bot", *_LIBRARY_LOGGERS):
+        logger = logging.getLogger(name)
+        for old in [h for h in logger.handlers if getattr(h, "_wmsocial_bot", False)]:
+            logger.removeHandler(old)
+    handler._wmsocial_bot = True  # type: ignore[attr-defined]
     log.addHandler(handler)
-    log.setLevel(max(logging.DEBUG, level))
+    log.setLevel(level)
     log.propagate = False
+    for name in _LIBRARY_LOGGERS:
+        logger = logging.getLogger(name)
+        if verbose >= 2:
+            logger.addHandler(handler)
+            logger.setLevel(logging.DEBUG)
+            logger.propagate = False
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
     pywikibot_args, ours = split_pywikibot_args(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(ours)
-    setup_logging(logging.INFO - 10 * args.verbose + 10 * args.quiet)
+    try:
+        unknown = unknown_options(pywikibot_args)
+    except UserError as exc:
+        print(f"wmsocial-bot: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    if unknown:  # before anything else: "-simulat" must not run for real
+        parser.error(
+            "; ".join(f"unknown option {arg}{_hint(arg, parser)}" for arg in unknown)
+            + " (see wmsocial-bot --help for ours and Pywikibot's)"
+        )
+    args = parser.parse_args(ours)
+    setup_logging(args.verbose, args.quiet)
     try:
         return COMMANDS[args.command](args, pywikibot_args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"wmsocial-bot: error: {problem}", file=sys.stderr)
+        return exc.exit_code
     except UserError as exc:
         print(f"wmsocial-bot: error: {exc}", file=sys.stderr)
         return exc.exit_code

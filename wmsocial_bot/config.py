@@ -7,8 +7,12 @@ must not silently fall back to a default.
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import os
+import re
 import tomllib
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -86,24 +90,62 @@ class Config:
 
 
 T = TypeVar("T")
+Check = Callable[[str, object], Any]
+
+# Characters that must never reach a header, a log line or a page title: C0/C1 controls (CR,
+# LF, NUL, ...), bidi and other invisible formatting characters, line and paragraph separators.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
 
-def _positive_int(key: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{key}: expected a whole number of at least 1, got {value!r}")
-    return value
+def _invisible(text: str) -> str | None:
+    """A description of the first control or formatting character in ``text``, or None."""
+    for position, char in enumerate(text):
+        if unicodedata.category(char) in _INVISIBLE_CATEGORIES:
+            return f"a control or formatting character (U+{ord(char):04X}) at position {position}"
+    return None
 
 
-def _non_negative_int(key: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigError(f"{key}: expected a whole number of at least 0, got {value!r}")
-    return value
+def _whole(low: int, high: int) -> Check:
+    """A whole number in ``[low, high]``: huge values would spin loops or allocate without end."""
+
+    def check(key: str, value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ConfigError(
+                f"{key}: expected a whole number from {low} to {high}, got {_shown(value)}"
+            )
+        return value
+
+    return check
 
 
-def _positive_float(key: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ConfigError(f"{key}: expected a number above 0, got {value!r}")
-    return float(value)
+def _seconds(high: float, low: float = 0.0) -> Check:
+    """A finite number above ``low`` and at most ``high`` (``nan`` and ``inf`` are refused)."""
+
+    def check(key: str, value: object) -> float:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or not low < value <= high
+        ):
+            raise ConfigError(
+                f"{key}: expected a number above {low:g} and at most {high:g}, got {_shown(value)}"
+            )
+        return float(value)
+
+    return check
+
+
+def _shown(value: object) -> str:
+    """``value`` for an error message: repr, cut short (a huge number is 4,300 digits)."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# The older names, for keys that need no particular upper bound.
+_positive_int = _whole(1, 1_000_000)
+_non_negative_int = _whole(0, 1_000_000)
+_positive_float = _seconds(86_400.0)
 
 
 def _lease_seconds(key: str, value: object) -> int:
@@ -116,20 +158,45 @@ def _lease_seconds(key: str, value: object) -> int:
 
 
 def _share(key: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
-        raise ConfigError(f"{key}: expected a share between 0 and 1 (e.g. 0.5), got {value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not 0 < value <= 1
+    ):
+        raise ConfigError(
+            f"{key}: expected a share above 0 and at most 1 (e.g. 0.5), got {_shown(value)}"
+        )
     return float(value)
 
 
 def _string(key: str, value: object) -> str:
+    """One line of text: no line breaks, controls or invisible formatting characters."""
     if not isinstance(value, str):
-        raise ConfigError(f"{key}: expected a string, got {value!r}")
+        raise ConfigError(f"{key}: expected a string, got {_shown(value)}")
+    problem = _invisible(value)
+    if problem:
+        raise ConfigError(f"{key}: {problem}; expected one line of plain text")
+    if len(value) > 500:
+        raise ConfigError(f"{key}: expected at most 500 characters, got {len(value)}")
     return value
+
+
+def _contact(key: str, value: object) -> str:
+    """Goes into every request's User-Agent header, so printable ASCII only (RFC 9110)."""
+    text = _string(key, value).strip()
+    bad = next((c for c in text if not " " <= c <= "~"), None)
+    if bad is not None:
+        raise ConfigError(
+            f"{key}: the User-Agent takes printable ASCII only, got {bad!r} "
+            "(percent-encode a URL, e.g. User:Zo%C3%AB)"
+        )
+    return text
 
 
 def _boolean(key: str, value: object) -> bool:
     if not isinstance(value, bool):
-        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+        raise ConfigError(f"{key}: expected true or false, got {_shown(value)}")
     return value
 
 
@@ -141,13 +208,13 @@ def _pages(key: str, value: object) -> tuple[str, ...]:
         or not all(isinstance(i, str) and i.strip() for i in items)
     ):
         raise ConfigError(
-            f"{key}: expected a page title or a non-empty list of titles, got {value!r}"
+            f"{key}: expected a page title or a non-empty list of titles, got {_shown(value)}"
         )
-    return tuple(i.strip() for i in items)
+    return tuple(_string(key, i).strip() for i in items)
 
 
-_CHECKS: dict[str, dict[str, Callable[[str, object], Any]]] = {
-    "bot": {"contact": _string},
+_CHECKS: dict[str, dict[str, Check]] = {
+    "bot": {"contact": _contact},
     "wiki": {
         "page": _pages,
         "pages": _pages,
@@ -157,23 +224,23 @@ _CHECKS: dict[str, dict[str, Callable[[str, object], Any]]] = {
         "config_page": _string,
     },
     "policy": {
-        "inactive_days": _positive_int,
-        "confirmations": _positive_int,
-        "confirm_days": _non_negative_int,
+        "inactive_days": _whole(1, 36_500),
+        "confirmations": _whole(1, 100),
+        "confirm_days": _whole(0, 3_650),
         "outage_share": _share,
-        "outage_min_accounts": _positive_int,
-        "max_fixes_per_run": _non_negative_int,
+        "outage_min_accounts": _whole(1, 100_000),
+        "max_fixes_per_run": _whole(0, 1_000),
         "report_inactive": _boolean,
     },
     "state": {"path": _string, "lease_seconds": _lease_seconds},
     "network": {
-        "timeout": _positive_float,
-        "max_response_bytes": _positive_int,
-        "max_redirects": _non_negative_int,
-        "max_connections": _positive_int,
-        "max_per_host": _positive_int,
-        "retries": _non_negative_int,
-        "max_wait": _positive_float,
+        "timeout": _seconds(600.0),
+        "max_response_bytes": _whole(1_024, 100_000_000),
+        "max_redirects": _whole(0, 20),
+        "max_connections": _whole(1, 256),
+        "max_per_host": _whole(1, 64),
+        "retries": _whole(0, 10),
+        "max_wait": _seconds(3_600.0),
     },
 }
 _SECTIONS: dict[str, type] = {
@@ -183,17 +250,54 @@ _SECTIONS: dict[str, type] = {
     "state": StateConfig,
     "network": NetworkConfig,
 }
+# A DNS name (RFC 1123 labels) or an IPv4 address; what a request's host can be.
+_HOST_NAME = re.compile(
+    r"(?=.{1,253}\Z)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?",
+    re.IGNORECASE,
+)
+
+
+def _host_problem(host: str) -> str | None:
+    """Why ``host`` is not a host name or IP address (IPv6 maybe in brackets), or None."""
+    try:
+        ipaddress.ip_address(host[1:-1] if host.startswith("[") and host.endswith("]") else host)
+    except ValueError:
+        pass
+    else:
+        return None
+    if not _HOST_NAME.fullmatch(host):
+        return "not a host name (letters, digits, hyphens and dots only)"
+    return None
 
 
 def parse_endpoint(key: str, host: object, base: object) -> tuple[str, str]:
     """Check one ``host = base URL`` override."""
-    if not isinstance(host, str) or not host or "/" in host or host != host.strip():
-        raise ConfigError(f'{key}: expected a host name such as "wikis.world", got {host!r}')
+    if not isinstance(host, str) or _host_problem(host):
+        raise ConfigError(f'{key}: expected a host name such as "wikis.world", got {_shown(host)}')
     if not isinstance(base, str):
-        raise ConfigError(f"{key}.{host}: expected a base URL string, got {base!r}")
+        raise ConfigError(f"{key}.{host}: expected a base URL string, got {_shown(base)}")
+    where = f"{key}.{host}"
     parts = urlsplit(base)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"{key}.{host}: expected an http(s) base URL, got {base!r}")
+        raise ConfigError(f"{where}: expected an http(s) base URL, got {_shown(base)}")
+    if _invisible(base) or any(c.isspace() for c in base):
+        raise ConfigError(f"{where}: spaces or control characters in the URL {_shown(base)}")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigError(
+            f"{where}: the port in {_shown(base)} is not a number from 1 to 65535"
+        ) from None
+    if port == 0:
+        raise ConfigError(f"{where}: the port in {_shown(base)} is not a number from 1 to 65535")
+    if parts.username is not None or parts.query or parts.fragment:
+        raise ConfigError(
+            f"{where}: expected scheme://host[:port][/path], without user, query or fragment; "
+            f"got {_shown(base)}"
+        )
+    problem = _host_problem(parts.hostname or "") if parts.hostname is not None else "no host"
+    if problem:
+        raise ConfigError(f"{where}: the host of {_shown(base)} is {problem}")
     return host.lower(), base.rstrip("/")
 
 
@@ -206,52 +310,94 @@ def parse_endpoint_option(option: str) -> tuple[str, str]:
 
 
 def config_from_mapping(data: Mapping[str, Any], source: str = "<mapping>") -> Config:
-    """Build a Config from parsed TOML; every error names the key."""
+    """Build a Config from parsed TOML (or JSON); every error names the key.
+
+    All problems are collected and raised together, so one round of fixes is enough.
+    """
     config = Config(source=source)
+    problems: list[str] = []
     for section, values in data.items():
         if section == "endpoints":
             if not isinstance(values, dict):
-                raise ConfigError('endpoints: expected a table of "host" = "base url"')
-            endpoints = dict(parse_endpoint("endpoints", h, b) for h, b in values.items())
+                problems.append('endpoints: expected a table of "host" = "base url"')
+                continue
+            endpoints = {}
+            for host, base in values.items():
+                try:
+                    name, url = parse_endpoint("endpoints", host, base)
+                except ConfigError as exc:
+                    problems.extend(exc.problems)
+                    continue
+                endpoints[name] = url
             config = replace(config, endpoints=endpoints)
             continue
         if section not in _SECTIONS:
             known = ", ".join(sorted([*_SECTIONS, "endpoints"]))
-            raise ConfigError(f"{section}: unknown section (known: {known})")
+            problems.append(f"{section}: unknown section (known: {known})")
+            continue
         if not isinstance(values, dict):
-            raise ConfigError(f"{section}: expected a table")
+            problems.append(f"{section}: expected a table")
+            continue
         checks = _CHECKS[section]
         changes: dict[str, Any] = {}
         for key, value in values.items():
             if key not in checks:
-                raise ConfigError(
+                problems.append(
                     f"{section}.{key}: unknown key (known: {', '.join(sorted(checks))})"
                 )
+                continue
             name = "pages" if (section, key) == ("wiki", "page") else key
-            changes[name] = checks[key](f"{section}.{key}", value)
+            try:
+                changes[name] = checks[key](f"{section}.{key}", value)
+            except ConfigError as exc:
+                problems.extend(exc.problems)
         config = replace(config, **{section: replace(getattr(config, section), **changes)})
+    if problems:
+        raise ConfigError(*problems)
     return config
 
 
 def load_config(path: Path | None, endpoint_options: Sequence[str] = ()) -> Config:
-    """Read ``path`` (or the first default location that exists) and apply ``--endpoint``s."""
+    """Read ``path`` (or the first default location that exists) and apply ``--endpoint``s.
+
+    Reads files only: call it before any network or wiki work.  Every problem of the file and
+    of the options is reported at once, each naming the file and the key.
+    """
     if path is None:
         env = os.environ.get("WMSOCIAL_BOT_CONFIG")
         candidates = [Path(env)] if env else [p for p in DEFAULT_PATHS if p.exists()]
         path = candidates[0] if candidates else None
-    if path is None:
-        config = Config()
-    else:
+    problems: list[str] = []
+    config = Config()
+    if path is not None:
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigError(f"{path}: no such config file") from None
+        except IsADirectoryError:
+            raise ConfigError(f"{path}: a directory, not a config file") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: cannot read: {exc}") from None
-        config = config_from_mapping(data, str(path))
-    extra = dict(parse_endpoint_option(option) for option in endpoint_options)
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+            ) from None
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        try:
+            config = config_from_mapping(data, str(path))
+        except ConfigError as exc:
+            problems.extend(f"{path}: {problem}" for problem in exc.problems)
+    extra = {}
+    for option in endpoint_options:
+        try:
+            host, base = parse_endpoint_option(option)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            continue
+        extra[host] = base
+    if problems:
+        raise ConfigError(*problems)
     return config.with_endpoints(extra) if extra else config
 
 

@@ -11,7 +11,10 @@ class WmsocialError(Exception):
 
 
 class UserError(WmsocialError):
-    """A problem in the input or environment, reported as one line, exit status 2."""
+    """A problem in the input or environment, reported as one line, exit status 2.
+
+    (:class:`WikiUnavailable` is one line too, but exit status 1: the run failed.)
+    """
 
     exit_code = 2
 
@@ -21,11 +24,29 @@ class InputError(UserError):
 
 
 class ConfigError(UserError):
-    """A configuration value is wrong; the message names the key."""
+    """Configuration values are wrong; each problem names its key.
+
+    ``problems`` holds every problem found (one line each), so that one round of fixes is
+    enough; ``str()`` joins them into one line.
+    """
+
+    def __init__(self, *problems: str) -> None:
+        self.problems: tuple[str, ...] = problems or ("bad configuration",)
+        super().__init__("; ".join(self.problems))
 
 
 class WikiError(UserError):
     """The wiki refused or failed an operation (missing page, protection, block, ...)."""
+
+
+class WikiUnavailable(WikiError):
+    """The wiki could not be reached or failed (network, server error): the run failed.
+
+    Still one line without a traceback, but exit status 1, not 2: nothing for the operator to
+    fix in the bot's input, and the next run usually works.
+    """
+
+    exit_code = 1
 
 
 class WritesDisabled(WikiError):

@@ -251,7 +251,10 @@ def run_bot(
             for line in report.summary_lines():
                 echo(line)
         problems = "; ".join(str(exc) for exc in failed)
-        raise UserError(f"{problems} (the other {len(reports)} page(s) were done)")
+        error = UserError(f"{problems} (the other {len(reports)} page(s) were done)")
+        # Exit 1 (the run failed) only when the wiki failed every time; else the operator's.
+        error.exit_code = 1 if all(exc.exit_code == 1 for exc in failed) else 2
+        raise error
     return reports
 
 

@@ -34,7 +34,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from wmsocial_bot.errors import ConfigError, WikiError, WritesDisabled
+from wmsocial_bot.errors import ConfigError, WikiError, WikiUnavailable, WritesDisabled
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +121,11 @@ class _RedactSecrets(logging.Filter):
 _REDACT = _RedactSecrets()
 
 
+def redact_filter() -> logging.Filter:
+    """The filter that removes credentials, for the bot's own log handlers too."""
+    return _REDACT
+
+
 def _redact_pywikibot_logs() -> None:
     """Filter Pywikibot's logger and its handlers (the -log file, the terminal)."""
     logger = logging.getLogger("pywiki")
@@ -151,6 +156,46 @@ def _user_config_findable(config_file: str = "user-config.py") -> bool:
     return any(c and (Path(c) / config_file).exists() for c in candidates)
 
 
+def default_pywikibot_dir() -> Path:
+    """Where Pywikibot keeps its files for the bot when the operator chose no directory.
+
+    Next to the bot's state (``$XDG_STATE_HOME/wmsocial-bot``, by default
+    ``~/.local/state/wmsocial-bot``): Pywikibot's throttle file, login cookies, API cache and
+    ``logs/`` (``commands.log``, and ``-log`` files).  See docs/wiki.md.
+    """
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "wmsocial-bot" / "pywikibot"
+
+
+def _pywikibot_dir_to_force() -> Path | None:
+    """The directory Pywikibot must be told about, when its own search would miss it.
+
+    ``PYWIKIBOT_DIR`` without a ``user-config.py`` (anonymous use), or no configuration at all
+    (then :func:`default_pywikibot_dir`, created).  Otherwise Pywikibot finds its directory
+    itself (``-dir:``, ``PYWIKIBOT_DIR``, the current directory or ``~/.pywikibot`` with a
+    ``user-config.py``) and None is returned.
+    """
+    if any(arg.startswith("-dir:") for arg in sys.argv[1:]):
+        return None
+    chosen = os.environ.get("PYWIKIBOT_DIR")
+    if chosen:
+        directory = Path(chosen).expanduser().resolve()
+        if not directory.is_dir():
+            raise ConfigError(f"PYWIKIBOT_DIR={chosen}: no such directory")
+        return None if (directory / "user-config.py").exists() else directory
+    if _user_config_findable():
+        return None
+    directory = default_pywikibot_dir()
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create Pywikibot's directory {directory} ({exc.strerror or exc}); "
+            "set PYWIKIBOT_DIR to a writable directory"
+        ) from None
+    return directory
+
+
 def _pywikibot(args: Sequence[str] = ()) -> ModuleType:
     """Import Pywikibot, preparing its environment first if this is the first import.
 
@@ -164,10 +209,22 @@ def _pywikibot(args: Sequence[str] = ()) -> ModuleType:
                 if not (directory / "user-config.py").exists():
                     raise ConfigError(f"-dir:{directory}: no user-config.py in that directory")
                 os.environ["PYWIKIBOT_DIR"] = str(directory)
+        forced = _pywikibot_dir_to_force()
         if not _user_config_findable():
             # Read-only, anonymous use against meta:meta works without any configuration.
             os.environ.setdefault("PYWIKIBOT_NO_USER_CONFIG", "2")
-        import pywikibot
+        if forced is None:
+            import pywikibot
+        else:
+            # Pywikibot's config reads "-dir:" from sys.argv once, at import; it is the only
+            # way to give it a directory without a user-config.py (it ignores such a
+            # PYWIKIBOT_DIR and then writes throttle.ctrl and logs/ into the current one).
+            saved = sys.argv
+            sys.argv = [saved[0] if saved else "wmsocial-bot", f"-dir:{forced}", *saved[1:]]
+            try:
+                import pywikibot
+            finally:
+                sys.argv = saved
 
         _redact_pywikibot_logs()
         config = pywikibot.config
@@ -187,10 +244,61 @@ def _pywikibot(args: Sequence[str] = ()) -> ModuleType:
     return pywikibot
 
 
+def is_integer_setting(name: str) -> bool:
+    """Whether ``-name:number`` sets one of Pywikibot's integer settings (handle_args' rule)."""
+    config = _pywikibot().config
+    return isinstance(getattr(config, name, None), int)
+
+
 def _exceptions() -> ModuleType:
     from pywikibot import exceptions
 
     return exceptions
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it wraps: causes, contexts, exceptions among its args, ``.reason``."""
+    seen: list[BaseException] = []
+    todo = [exc]
+    while todo and len(seen) < 20:
+        current = todo.pop(0)
+        if any(current is s for s in seen):
+            continue
+        seen.append(current)
+        inner = [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        inner += [a for a in current.args if isinstance(a, BaseException)]
+        todo += [i for i in inner if isinstance(i, BaseException)]
+    return seen
+
+
+def _why_unreachable(exc: BaseException) -> str:
+    """Why a connection to the wiki failed, in a few words (not a 300-character repr)."""
+    names = {type(e).__name__: e for e in _causes(exc)}
+    if "NameResolutionError" in names or "gaierror" in names:
+        host = getattr(names.get("NameResolutionError"), "_host", None)
+        where = f"{host} " if host else "the host name "
+        return f"{where}does not resolve (no network, or no DNS)"
+    if "ConnectionRefusedError" in names:
+        return "the connection was refused"
+    if "MaxlagTimeoutError" in names:
+        return "the wiki is lagged (maxlag) and Pywikibot's retries ran out"
+    if "ApiTimeoutError" in names:  # Pywikibot keeps only its own message; it logged each try
+        return "no answer; Pywikibot gave up after its retries (max_retries)"
+    if any("Timeout" in name for name in names) or "timeout" in names:
+        return "the connection timed out"
+    if any("SSL" in name for name in names):
+        return "the TLS (https) connection failed"
+    if "ServerError" in names:
+        return f"the server answered with an error ({_one_line(names['ServerError'], 120)})"
+    return _one_line(exc, 160)
+
+
+def _read_failure(exc: BaseException, what: str) -> WikiError:
+    """A wiki that is down or unreachable fails the run (exit 1); a refusal is the operator's."""
+    exceptions = _exceptions()
+    if isinstance(exc, OSError | exceptions.ServerError | exceptions.ApiTimeoutError):
+        return WikiUnavailable(f"{what}: {_why_unreachable(exc)}")
+    return WikiError(f"{what}: {_one_line(exc)}")
 
 
 def _one_line(text: object, limit: int = 300) -> str:
@@ -238,8 +346,8 @@ class Wiki:
         except exceptions.SiteDefinitionError as exc:
             raise ConfigError(f"Pywikibot cannot use the site: {_one_line(exc)}") from exc
         except (exceptions.Error, OSError) as exc:
-            raise WikiError(
-                f"cannot reach {config.family}:{config.mylang}: {_one_line(exc)}"
+            raise WikiUnavailable(
+                f"cannot reach {config.family}:{config.mylang}: {_why_unreachable(exc)}"
             ) from exc
         rest = [arg for arg in rest if not arg.startswith("-dir:")]
         wiki = cls(site, run_page=run_page)
@@ -291,9 +399,7 @@ class Wiki:
                 "password_file (BotPassword) or configure OAuth in user-config.py"
             ) from exc
         except (exceptions.Error, OSError) as exc:
-            raise WikiError(
-                f"login to {self.site_name} as {configured} failed: {_one_line(exc)}"
-            ) from exc
+            raise _read_failure(exc, f"login to {self.site_name} as {configured} failed") from exc
         if not self._site.logged_in():
             raise WikiError(f"login to {self.site_name} as {configured} failed")
 
@@ -349,9 +455,7 @@ class Wiki:
         except WikiError:
             raise
         except (exceptions.Error, OSError) as exc:
-            raise WikiError(
-                f"cannot read [[{title}]] on {self.site_name}: {_one_line(exc)}"
-            ) from exc
+            raise _read_failure(exc, f"cannot read [[{title}]] on {self.site_name}") from exc
         if model not in models:
             raise WikiError(
                 f"[[{page.title()}]] has content model {model!r}, not {' or '.join(models)}; "

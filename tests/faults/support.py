@@ -110,6 +110,8 @@ def write_config(
     """A TOML config for one test: act at once (confirmations 1 over 0 days)."""
     policy = {"confirmations": 1, "confirm_days": 0, "outage_min_accounts": 10, **(policy or {})}
     lines = [
+        "[bot]",
+        'contact = "User:Fault suite"',  # run refuses to start without one
         "[wiki]",
         f"pages = {json.dumps(list(pages))}",
         f"status_page = {json.dumps(status_page)}",

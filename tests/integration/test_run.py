@@ -396,6 +396,7 @@ def test_cli_run_with_simulate_prints_and_writes_nothing(
     human.edit(title, PAGE)
     config = tmp_path / "config.toml"
     lines = [
+        '[bot]\ncontact = "User:Tester"',
         f'[wiki]\npage = "{title}"',
         f'[state]\npath = "{tmp_path / "state.sqlite3"}"',
         "[policy]\nconfirmations = 1\nconfirm_days = 0\noutage_min_accounts = 10",

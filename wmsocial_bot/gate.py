@@ -132,7 +132,7 @@ def profile_link(platform: str, handle: str, *, server: str | None = None, user:
     if platform == BLUESKY:
         return f"https://bsky.app/profile/{handle}"
     name, _, host = handle.partition("@")
-    shown = user if user.lower() == name else name
+    shown = user if user.isascii() and user.lower() == name else name  # not "\u212a" for "k"
     return f"https://{_web_host(host, server)}/@{shown}"
 
 

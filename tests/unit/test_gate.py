@@ -123,6 +123,8 @@ def test_the_link_is_built_from_the_handle() -> None:
     assert profile_link("mastodon", "bob@new.example") == "https://new.example/@bob"
     assert profile_link("mastodon", "bob@new.example", user="Bob") == "https://new.example/@Bob"
     assert profile_link("mastodon", "bob@new.example", user="eve") == "https://new.example/@bob"
+    # The Kelvin sign lowercases to "k": a server's spelling must be the same ASCII letters.
+    assert profile_link("mastodon", "k@new.example", user="\u212a") == "https://new.example/@k"
     assert profile_link("bluesky", "a.bsky.social") == "https://bsky.app/profile/a.bsky.social"
     # The web host of a split domain, only when it is a subdomain of the handle's domain.
     assert (
@@ -147,6 +149,7 @@ def test_the_link_is_built_from_the_handle() -> None:
         "https://new.example/@bob/123",
         "https://new.example/@eve",
         "http://new.example/@bob",
+        "https://new.example/@\u0392ob",
         "https://user@new.example/@bob",
         "https://new.example:8443/@bob",
     ],

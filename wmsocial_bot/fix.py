@@ -29,6 +29,7 @@ Rules (tested in ``tests/unit/test_fix.py``):
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 from collections.abc import Sequence
@@ -159,6 +160,7 @@ def _plan_all(
                 raise _Refused("no longer listed")
             plan = _plan(text, fix, places, hidden, link_spans)
             targets = {f"{fix.platform}:{fix.new_handle}", *plan.new_keys.values()}
+            targets.discard(fix.old_key)  # a DID link keeps its key: only its label changes
             for target in sorted(targets):
                 if target in by_key and not fix.successor_listed_by_bot:
                     line = by_key[target][0].line
@@ -193,6 +195,14 @@ def _plan(
     new_keys: dict[Span, str] = {}
     for account in places:
         written = text[account.span.start : account.span.end]
+        if _did_link(account, fix):
+            # The link names the DID and stays; only a label showing the old handle changes.
+            new_keys[account.span] = fix.old_key
+            shown = bluesky.label_handle(account.label)
+            if account.label_span is not None and shown not in (None, fix.new_handle):
+                shown_fix = dataclasses.replace(fix, old_handle=str(shown))
+                edits.extend(_label_edits(text, account, shown_fix, hidden, link_spans))
+            continue
         if account.url is None:
             new, key = _new_text_handle(written, fix)
         else:
@@ -210,6 +220,13 @@ def _plan(
     if any(a.end > b.start for a, b in itertools.pairwise(ordered)):
         raise _Refused("two places of the account overlap")
     return _Plan(fix, tuple(edits), new_keys)
+
+
+def _did_link(account: Account, fix: Fix) -> bool:
+    """A Bluesky link by DID (``bsky.app/profile/did:plc:...``): a rename does not break it."""
+    return (
+        fix.platform == bluesky.NAME and account.url is not None and bluesky.is_did(account.handle)
+    )
 
 
 # ----------------------------------------------------------------------------- links

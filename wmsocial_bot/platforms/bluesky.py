@@ -55,6 +55,24 @@ def is_did(handle: str) -> bool:
     return handle.startswith("did:")
 
 
+_LABEL_HANDLE = re.compile(
+    r"(?<![\w@/.:\-])@(?P<handle>[A-Za-z0-9][A-Za-z0-9.\-]*\.[A-Za-z][A-Za-z0-9\-]*)"
+)
+
+
+def label_handle(label: str | None) -> str | None:
+    """The handle a link's label shows (``@name.bsky.social``, ``name.bsky.social`` alone, or
+    one ``@handle`` among other words), lowercase; None when it shows none or several."""
+    if not label:
+        return None
+    whole = label.strip().strip("'").strip().removeprefix("@")
+    if "." in whole and not is_did(whole) and _HANDLE.fullmatch(whole.lower()):
+        return whole.lower()
+    shown = {m["handle"].lower() for m in _LABEL_HANDLE.finditer(label)}
+    shown = {h for h in shown if _HANDLE.fullmatch(h)}
+    return shown.pop() if len(shown) == 1 else None
+
+
 # --------------------------------------------------------------------------- checks
 #
 # Through atproto to the public AppView (``public.api.bsky.app``) and the PLC directory.
@@ -238,6 +256,19 @@ class _Bluesky:
                 account,
                 Status.RENAMED,
                 f"renamed: {did} is now @{handle}, no longer @{written}",
+                new_url=gate.profile_link(NAME, handle),
+                new_handle=handle,
+                last_activity=last,
+                learned=learned,
+            )
+        shown = label_handle(account.label) if is_did(written) else None
+        if shown is not None and shown != handle and gate.bluesky_handle(handle) == handle:
+            # The DID link still works, but its label shows a name the account no longer has.
+            return result(
+                account,
+                Status.RENAMED,
+                f"renamed: the link names {did}, which is now @{handle}; its label still shows "
+                f"@{shown}",
                 new_url=gate.profile_link(NAME, handle),
                 new_handle=handle,
                 last_activity=last,

@@ -155,6 +155,8 @@ MISSKEY_FAMILY = frozenset(
         "magnetar",
     }
 )
+# Pleroma and its forks: the Mastodon API with Pleroma's visibility rules.
+PLEROMA_FAMILY = frozenset({"pleroma", "akkoma", "rebased"})
 _LOGIN_PATHS = ("/auth/sign_in", "/login", "/signin", "/sign_in", "/auth/login")
 _ACTIVITY_JSON = 'application/activity+json, application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
 
@@ -614,8 +616,18 @@ class _Fediverse:
                 Status.UNVERIFIABLE,
                 f"the API needs a login and WebFinger failed ({webfinger.detail})",
             )
-        if self.software(web_host) == "gotosocial":
+        software = self.software(web_host)
+        if software == "gotosocial":
             return self.gotosocial(user, web_host, webfinger.status, chain)
+        if software in PLEROMA_FAMILY and webfinger.status == 200:
+            # restrict_unauthenticated: the API needs a login, and WebFinger answers for
+            # deactivated and deleted users as well (account_controller.ex, user.ex).
+            return _Verdict(
+                Status.UNVERIFIABLE,
+                f"{software.capitalize()} here shows profiles only after a login, and its "
+                "WebFinger also answers for deactivated and deleted accounts, so whether the "
+                "account is live cannot be seen",
+            )
         page = self.page(f"https://{web_host}/@{user}")
         if page.login_wall:
             if webfinger.status == 404:

@@ -70,6 +70,12 @@ class NetworkConfig:
     max_per_host: int = 4
     retries: int = 3
     max_wait: float = 60.0
+    # Whole-time bounds (``timeout`` is per socket read: a host sending a byte every few
+    # seconds never hits it).  The defaults leave the daily job (jobs.yaml: 3600 s) 20 minutes
+    # to record the results and write to the wiki after the checks' budget is spent.
+    request_deadline: float = 60.0  # one whole answer: connecting, headers and body
+    account_deadline: float = 300.0  # every request of one account, waits included
+    run_budget: float = 2400.0  # all the checks of one run; the rest is "not checked"
 
 
 @dataclass(frozen=True)
@@ -241,6 +247,9 @@ _CHECKS: dict[str, dict[str, Check]] = {
         "max_per_host": _whole(1, 64),
         "retries": _whole(0, 10),
         "max_wait": _seconds(3_600.0),
+        "request_deadline": _seconds(3_600.0),
+        "account_deadline": _seconds(86_400.0),
+        "run_budget": _seconds(86_400.0),
     },
 }
 _SECTIONS: dict[str, type] = {

@@ -14,6 +14,12 @@
   so a few kilobytes of compressed zeros cannot become gigabytes in memory.  A JSON body
   nested deeper than any real API answer is refused too (``MAX_JSON_DEPTH``): Python's and
   the libraries' parsers would otherwise raise ``RecursionError`` somewhere inside a client.
+* Time: a deadline for each whole answer (``request_deadline``; the socket ``timeout`` is per
+  read, which a host sending one byte every few seconds never hits), one for all of an
+  account's requests (``account_deadline``, see :meth:`Net.account_time`) and one for all the
+  checks of a run (``run_budget``).  A request past its deadline is cut (the requests path: a
+  watchdog shuts the socket down; the httpx path: every read's timeout is shortened to what is
+  left) and raises a :class:`TimedOut`, which is never retried.
 * Politeness: each host's own rate-limit headers (``X-RateLimit-*``, ``ratelimit-*``,
   ``Retry-After``) pace the requests to it before it has to say 429; a 429 or 503 halves the
   host's concurrency, which then grows back one step per streak of good answers; transient
@@ -28,8 +34,11 @@ the checks' own requests (WebFinger, nodeinfo, pages) use the same requests sess
 
 from __future__ import annotations
 
+import contextvars
 import email.utils
+import heapq
 import ipaddress
+import itertools
 import re
 import socket
 import threading
@@ -43,10 +52,13 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 import requests
 import tenacity
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from wmsocial_bot import __version__
 from wmsocial_bot.config import NetworkConfig
@@ -84,8 +96,144 @@ class RateLimited(requests.RequestException):
     """The host asks us to wait longer than ``network.max_wait`` seconds; we do not."""
 
 
-# Failures worth another try; HostDown and RateLimited are deliberately not among them.
+class TimedOut(requests.Timeout):
+    """A deadline of the policy passed; never retried (another try would cost as much)."""
+
+
+class AnswerTooSlow(TimedOut):
+    """One whole answer took longer than ``network.request_deadline``: the host's fault."""
+
+
+class AccountTooSlow(TimedOut):
+    """An account's requests took longer than ``network.account_deadline`` in all."""
+
+
+class BudgetSpent(TimedOut):
+    """The run's ``network.run_budget`` is spent: nothing more is asked in this run."""
+
+
+NOT_CHECKED = "not checked: the run's time budget ran out"
+
+# Failures worth another try; HostDown, RateLimited and TimedOut are deliberately not among them.
 TRANSIENT_ERRORS = (requests.ConnectionError, requests.Timeout, httpx.TransportError)
+
+
+def _transient(exc: BaseException) -> bool:
+    return isinstance(exc, TRANSIENT_ERRORS) and not isinstance(exc, TimedOut)
+
+
+@dataclass
+class AccountClock:
+    """The time of one account's check (:meth:`Net.account_time`) and what cut it, if anything."""
+
+    deadline: float
+    cut: TimedOut | None = None
+
+
+_ACCOUNT: contextvars.ContextVar[AccountClock | None] = contextvars.ContextVar(
+    "wmsocial_account", default=None
+)
+
+
+class _Watch:
+    """The deadline of one answer in flight, and the sockets that carry it."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.fired = False
+        self.done = False
+        self.sockets: list[socket.socket] = []
+        self.lock = threading.Lock()
+
+    def add(self, sock: socket.socket | None) -> None:
+        if sock is None:
+            return
+        with self.lock:
+            if self.fired:
+                _cut(sock)
+            elif not self.done and sock not in self.sockets:
+                self.sockets.append(sock)
+
+    def expire(self) -> None:
+        with self.lock:
+            if self.done:
+                return
+            self.fired = True
+            for sock in self.sockets:
+                _cut(sock)
+
+    def close(self) -> None:
+        with self.lock:
+            self.done = True
+            self.sockets.clear()
+
+
+def _cut(sock: socket.socket) -> None:
+    """Wake whatever waits on ``sock``: its reads return at once, as if the host hung up."""
+    with suppress(OSError):
+        # The plain socket's shutdown, also for an SSLSocket (whose own drops its SSL state
+        # under the reading thread).
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+_ANSWER: contextvars.ContextVar[_Watch | None] = contextvars.ContextVar(
+    "wmsocial_answer", default=None
+)
+
+
+class _Watchdog:
+    """One thread that expires the answers whose deadline passed (the requests path)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, _Watch]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def arm(self, watch: _Watch) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (watch.deadline, next(self._order), watch))
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="wmsocial-watchdog", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._heap:
+                    self._cond.wait()
+                deadline, _, watch = self._heap[0]
+                left = deadline - time.monotonic()
+                if left > 0 and not watch.done:
+                    self._cond.wait(left)
+                    continue
+                heapq.heappop(self._heap)
+            if not watch.done:
+                watch.expire()
+
+
+_WATCHDOG = _Watchdog()
+
+
+def _watch_socket(sock: socket.socket | None) -> None:
+    watch = _ANSWER.get()
+    if watch is not None:
+        watch.add(sock)
+
+
+def _time_left(timeout: float | None) -> float | None:
+    """A read's own timeout, shortened to what is left of the answer's deadline (httpx path)."""
+    watch = _ANSWER.get()
+    if watch is None:
+        return timeout
+    left = watch.deadline - time.monotonic()
+    if left <= 0:
+        watch.fired = True
+        raise httpcore.ReadTimeout("the answer's deadline passed")
+    return left if timeout is None else min(timeout, left)
 
 
 class _Reply(Protocol):
@@ -223,14 +371,62 @@ class Net:
         self._gates: dict[str, _Gate] = {}
         self._lock = threading.Lock()
         self._session: requests.Session | None = None
-        self.clock: Callable[[], float] = time.monotonic
+        self.clock: Callable[[], float] = time.monotonic  # the deadlines' clock too
         self.sleep: Callable[[float], None] = time.sleep
         self.stats: Counter[str] = Counter()  # requests, retries, 429s, hosts given up
+        self.run_deadline = time.monotonic() + config.run_budget
 
     # -- policy ---------------------------------------------------------------------------
 
     def user_agent(self, library: str, version: str) -> str:
         return f"wmsocial-bot/{__version__} ({self.contact}) {library}/{version}"
+
+    # -- time -----------------------------------------------------------------------------
+
+    def budget_spent(self) -> bool:
+        """Whether the run's time budget for the checks is spent."""
+        return self.clock() >= self.run_deadline
+
+    @contextmanager
+    def account_time(self) -> Iterator[AccountClock]:
+        """The checks of one account, in this thread: their deadline, and what cut them."""
+        clock = AccountClock(min(self.clock() + self.config.account_deadline, self.run_deadline))
+        token = _ACCOUNT.set(clock)
+        try:
+            yield clock
+        finally:
+            _ACCOUNT.reset(token)
+
+    def _until(self) -> float:
+        """When the current request must be done by: the account's or the run's deadline."""
+        clock = _ACCOUNT.get()
+        return self.run_deadline if clock is None else min(clock.deadline, self.run_deadline)
+
+    def _late(self, host: str, until: float, answer: float | None = None) -> TimedOut:
+        """The error for a deadline that passed (``answer``: that of one whole answer)."""
+        exc: TimedOut
+        if answer is not None and answer < until:
+            seconds = self.config.request_deadline
+            exc = AnswerTooSlow(
+                f"{host} timed out after {seconds:g} s (a whole answer may take at most "
+                f"{seconds:g} s, whatever the pace of its bytes)"
+            )
+        elif until >= self.run_deadline:
+            exc = BudgetSpent(NOT_CHECKED)
+        else:
+            seconds = self.config.account_deadline
+            exc = AccountTooSlow(
+                f"timed out after {seconds:g} s: the checks of one account may take at most "
+                f"{seconds:g} s in all (the last request was to {host})"
+            )
+        clock = _ACCOUNT.get()
+        if clock is not None and clock.cut is None:
+            clock.cut = exc
+        return exc
+
+    def _nap(self, seconds: float) -> None:
+        """A pause between retries, never past the current deadline (the next try fails then)."""
+        self.sleep(max(0.0, min(seconds, self._until() - self.clock())))
 
     def base_url(self, host: str) -> str:
         """The base URL for ``https://host``: the override target, if any."""
@@ -285,7 +481,7 @@ class Net:
                 gate = self._gates[host] = _Gate(limit=limit, ceiling=limit)
             return gate
 
-    def _admit(self, host: str) -> _Gate:
+    def _admit(self, host: str, until: float) -> _Gate:
         """Wait for a slot on ``host`` and for its pacing; refuse a down or long-closed host."""
         gate = self._gate(host)
         with gate.cond:
@@ -295,18 +491,21 @@ class Net:
                     if gate.down:
                         raise HostDown(f"{host} is not asked again in this run: {gate.down}")
                     now = self.clock()
+                    if now >= until:
+                        raise self._late(host, until)
                     delay = gate.not_before - now
                     if delay > self.config.max_wait:
                         raise RateLimited(f"{host} asks us to wait {delay:.0f} s (rate limit)")
                     if gate.active < gate.limit and delay <= 0:
                         gate.active += 1
                         return gate
-                    gate.cond.wait(timeout=delay if gate.active < gate.limit else None)
+                    wait = delay if gate.active < gate.limit else until - now
+                    gate.cond.wait(timeout=min(wait, until - now))
             finally:
                 gate.waiting -= 1
 
     @contextmanager
-    def _connection(self, host: str) -> Iterator[None]:
+    def _connection(self, host: str, until: float) -> Iterator[None]:
         """One of the global connection slots.
 
         When slots are short, the host with the longest queue goes first: it is the one that
@@ -319,13 +518,18 @@ class Net:
                 while self._in_use >= self.config.max_connections or host != max(
                     self._queued, key=lambda h: self._gate(h).waiting
                 ):
-                    self._slots.wait()
+                    left = until - self.clock()
+                    if left <= 0:
+                        raise self._late(host, until)
+                    self._slots.wait(timeout=left)
                 self._in_use += 1
             finally:
                 self._queued[host] -= 1
                 if not self._queued[host]:
                     del self._queued[host]
-            self._slots.notify_all()  # another slot may be free for the next host in line
+                # Another slot may be free for the next host in line (or, after a deadline,
+                # the line itself changed).
+                self._slots.notify_all()
         try:
             yield
         finally:
@@ -392,11 +596,20 @@ class Net:
         """
 
         def attempt() -> R:
-            gate = self._admit(host)
+            until = self._until()
+            if self.clock() >= until:
+                raise self._late(host, until)
+            gate = self._admit(host, until)
             self.stats["requests"] += 1
             try:
-                with self._connection(host):
-                    reply = send_once()
+                with self._connection(host, until):
+                    reply = self._in_time(host, until, send_once)
+            except AnswerTooSlow:
+                self._settle(host, gate, None, failed=True)
+                raise
+            except TimedOut:  # a wait, or the account's or the run's time: not the host's fault
+                self._settle(host, gate, None, failed=False)
+                raise
             except TRANSIENT_ERRORS:
                 self._settle(host, gate, None, failed=True)
                 raise
@@ -425,14 +638,30 @@ class Net:
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.config.retries + 1),
             wait=backoff,
-            retry=tenacity.retry_if_exception_type(TRANSIENT_ERRORS)
+            retry=tenacity.retry_if_exception(_transient)
             | tenacity.retry_if_result(lambda reply: reply.status_code in TRANSIENT_STATUS),
             before_sleep=discard,
             retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
-            sleep=self.sleep,
+            sleep=self._nap,
             reraise=True,
         )
         return retrying(attempt)
+
+    def _in_time(self, host: str, until: float, send_once: Callable[[], R]) -> R:
+        """``send_once`` cut at its deadline: the whole answer's, the account's or the run's."""
+        answer = self.clock() + self.config.request_deadline
+        watch = _Watch(min(answer, until))
+        token = _ANSWER.set(watch)
+        _WATCHDOG.arm(watch)
+        try:
+            return send_once()
+        except Exception as exc:
+            if watch.fired or self.clock() >= watch.deadline:
+                raise self._late(host, until, answer) from exc
+            raise
+        finally:
+            watch.close()
+            _ANSWER.reset(token)
 
     _jitter = tenacity.wait_exponential(multiplier=0.25, max=8.0) + tenacity.wait_random(0, 0.25)
 
@@ -518,6 +747,15 @@ class _PolicyAdapter(HTTPAdapter):
 
         return self.net.exchange(target.host, send_once)
 
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _WATCHED_POOLS
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager.pool_classes_by_scheme = _WATCHED_POOLS
+        return manager
+
     def build_connection_pool_key_attributes(  # type: ignore[override]
         self, request: requests.PreparedRequest, verify: bool | str, cert: Any = None
     ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -532,6 +770,44 @@ class _PolicyAdapter(HTTPAdapter):
             if host_params["scheme"] == "https":
                 pool_kwargs.update(server_hostname=name, assert_hostname=name)
         return host_params, pool_kwargs
+
+
+class _WatchedHTTPConnection(HTTPConnection):
+    """Hands its socket to the answer's watchdog: at the deadline, the socket is shut down."""
+
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        _watch_socket(sock)  # connecting and the TLS handshake
+        return sock
+
+    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+        _watch_socket(self.sock)  # a reused connection: the status line, headers and body
+        return super().getresponse(*args, **kwargs)
+
+
+class _WatchedHTTPSConnection(HTTPSConnection):
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        _watch_socket(sock)
+        return sock
+
+    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+        _watch_socket(self.sock)
+        return super().getresponse(*args, **kwargs)
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+_WATCHED_POOLS: dict[str, type[HTTPConnectionPool]] = {
+    "http": _WatchedHTTPPool,
+    "https": _WatchedHTTPSPool,
+}
 
 
 def _read_capped(response: requests.Response, limit: int, host: str) -> None:
@@ -676,6 +952,10 @@ class _PolicyTransport(httpx.BaseTransport):
         self.inner = httpx.HTTPTransport(
             limits=httpx.Limits(max_connections=net.config.max_connections)
         )
+        # Every read and write of httpcore's connections is bounded by the answer's deadline.
+        # httpx has no public hook for the network backend; the tests fail if this one moves.
+        pool = self.inner._pool
+        pool._network_backend = _WatchedBackend(pool._network_backend)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         target = self.net.target(str(request.url))
@@ -730,3 +1010,59 @@ class _PolicyTransport(httpx.BaseTransport):
 
     def close(self) -> None:
         self.inner.close()
+
+
+class _WatchedStream(httpcore.NetworkStream):
+    """An httpcore stream whose every read and write ends by the answer's deadline."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self.inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self.inner.read(max_bytes, _time_left(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.inner.write(buffer, _time_left(timeout))
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: Any,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        return _WatchedStream(
+            self.inner.start_tls(ssl_context, server_hostname, _time_left(timeout))
+        )
+
+    def get_extra_info(self, info: str) -> Any:
+        return self.inner.get_extra_info(info)
+
+
+class _WatchedBackend(httpcore.NetworkBackend):
+    def __init__(self, inner: httpcore.NetworkBackend) -> None:
+        self.inner = inner
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
+        stream = self.inner.connect_tcp(
+            host, port, _time_left(timeout), local_address, socket_options
+        )
+        return _WatchedStream(stream)
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Any = None
+    ) -> httpcore.NetworkStream:
+        stream = self.inner.connect_unix_socket(path, _time_left(timeout), socket_options)
+        return _WatchedStream(stream)
+
+    def sleep(self, seconds: float) -> None:
+        self.inner.sleep(seconds)

@@ -24,7 +24,7 @@ from wmsocial_bot.errors import ConfigError, UserError, WikiError, WritesDisable
 from wmsocial_bot.extract import Extraction, extract_accounts
 from wmsocial_bot.fix import FixResult, apply_fixes
 from wmsocial_bot.model import CheckResult, Finding, Fix, Status, StatusRow
-from wmsocial_bot.net import Net
+from wmsocial_bot.net import NOT_CHECKED, Net
 from wmsocial_bot.notices import (
     neutral,
     render_dry_run_diff,
@@ -99,6 +99,12 @@ class PageReport:
             f"[[{self.page}]]: {sum(counts.values())} accounts: "
             + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
         ]
+        unchecked = [r for r in self.results if r.detail == NOT_CHECKED]
+        if unchecked:
+            lines.append(
+                f"  {NOT_CHECKED} for {len(unchecked)} accounts (see [network] run_budget); "
+                "what was checked is recorded and reported"
+            )
         if self.decision is not None:
             for outage in self.decision.outages:
                 lines.append(

@@ -19,21 +19,27 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from datetime import datetime
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from faults.support import Figures
+from faults.support import Figures, run_cli, state_rows, write_config
+from simulator_fixtures import SCENARIOS
 
 from wmsocial_bot.checks import check_accounts
 from wmsocial_bot.config import NetworkConfig
+from wmsocial_bot.devtools.simulator import Simulator
+from wmsocial_bot.devtools.testwiki import ApiSession, LocalWiki
 from wmsocial_bot.extract import extract_accounts
 from wmsocial_bot.model import CheckResult, Status
-from wmsocial_bot.net import Net
+from wmsocial_bot.net import NOT_CHECKED, Net
+from wmsocial_bot.notices import reported_markers
 
 pytestmark = pytest.mark.faults
 NOW = datetime.fromisoformat("2026-11-24T00:00:00+00:00")
@@ -44,6 +50,7 @@ BSKY_HANDLE = "https://bsky.app/profile/alice.hostile.example"
 BSKY_DID = "https://bsky.app/profile/did:plc:abcdefghijklmnopqrstuvwx"
 NOT_FOUND = json.dumps({"error": "InvalidRequest", "message": "Profile not found"}).encode()
 
+SLOW_SECONDS = 120  # how long a slowloris answer trickles (the bot before: as long as that)
 Answer = tuple[int, dict[str, str], bytes]  # status, headers, body
 Route = Callable[[str], Answer | None]  # path -> answer (None: 404)
 
@@ -64,6 +71,8 @@ class Hostile:
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
         self.seen: list[tuple[str, str, str]] = []
+        self.slow: dict[str, str] = {}  # host -> "headers" | "body": trickled a byte a second
+        self.stop = threading.Event()
         hostile = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -83,6 +92,9 @@ class Hostile:
             def answer(self) -> None:
                 _, host, rest = self.path.split("/", 2)
                 hostile.seen.append((host, "/" + rest, self.headers.get("Accept-Encoding", "")))
+                if host in hostile.slow:
+                    self.trickle(hostile.slow[host])
+                    return
                 route = hostile.routes.get(host)
                 found = route("/" + rest) if route else None
                 status, headers, body = found or (404, {}, b'{"error":"Record not found"}')
@@ -105,6 +117,21 @@ class Hostile:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the bot hung up at its cap, as it should
 
+            def trickle(self, part: str) -> None:
+                """A slowloris: one byte a second (under any read timeout), for two minutes."""
+                head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                head += b"Content-Length: 100000\r\n\r\n"
+                if part == "body":
+                    self.wfile.write(head)
+                    head = b"[" + b" " * 100000
+                with suppress(OSError):
+                    for byte in head[:SLOW_SECONDS]:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        if hostile.stop.wait(1.0):
+                            break
+                self.close_connection = True
+
         self.server = _QuietServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -120,6 +147,7 @@ class Hostile:
         }
 
     def close(self) -> None:
+        self.stop.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -352,3 +380,149 @@ def test_a_compressed_answer_is_read_whole(hostile: Hostile, framing: str) -> No
     )
     [found] = check(hostile, [MASTODON])
     assert found.status == Status.OK, found
+
+
+# --------------------------------------------------------------------------- slow hosts
+
+TRUTH = json.loads((SCENARIOS / "basic.checks.json").read_text(encoding="utf-8"))
+
+
+def check_timed(
+    links: list[str], overrides: dict[str, str], **network: float
+) -> tuple[list[CheckResult], float]:
+    """The checks of ``links`` with the per-read timeout at 2 s, and how long they took."""
+    net = Net(NetworkConfig(**{"timeout": 2.0, **network}), overrides)  # type: ignore[arg-type]
+    accounts = extract_accounts("".join(f"* {link}\n" for link in links)).accounts
+    assert len(accounts) == len(links)
+    started = time.monotonic()
+    results = check_accounts(
+        accounts, net, now=datetime.fromisoformat(TRUTH["now"]), inactive_days=365
+    )
+    return results, time.monotonic() - started
+
+
+def wrong_verdicts(results: list[CheckResult], *, not_checked_ok: bool = False) -> list[str]:
+    """The basic scenario's accounts whose result is not their true status."""
+    problems = []
+    for case, found in zip(TRUTH["cases"], results, strict=False):
+        if found.status.value == case["status"]:
+            continue
+        if not_checked_ok and (found.status, found.detail) == (Status.UNVERIFIABLE, NOT_CHECKED):
+            continue
+        problems.append(f"{case['link']}: {found.status.value} ({found.detail})")
+    return problems
+
+
+@pytest.mark.simulator
+@pytest.mark.parametrize("part", ["headers", "body"])
+def test_a_slowloris_fediverse_host_is_unreachable_and_the_rest_keep_their_truth(
+    sim: Simulator, hostile: Hostile, figures: Figures, part: str
+) -> None:
+    """One byte a second never trips the 2 s read timeout; the 3 s whole-answer deadline does.
+
+    Before: each of its requests took as long as the server liked (here two minutes, times
+    the retries), and the run with it."""
+    hostile.slow["social.slow"] = part
+    slow = [f"https://social.slow/@user{n}" for n in range(6)]
+    links = [case["link"] for case in TRUTH["cases"]] + slow
+    overrides = {**sim.overrides(), "social.slow": f"{hostile.base}/social.slow"}
+    results, seconds = check_timed(links, overrides, request_deadline=3.0, run_budget=60.0)
+    figures.fault("slowloris", len(slow))
+    figures.case("attacks", len(results))
+    print(f"slowloris ({part}): the checks took {seconds:.1f} s (run budget 60 s)")
+    assert not wrong_verdicts(results), wrong_verdicts(results)
+    held = results[len(TRUTH["cases"]) :]
+    assert {r.status for r in held} == {Status.UNREACHABLE}, held
+    timed_out = [r for r in held if "social.slow timed out after 3 s" in r.detail]
+    assert timed_out, held
+    assert all(r in timed_out or "not asked again in this run" in r.detail for r in held), held
+    assert seconds < 20
+
+
+@pytest.mark.parametrize("part", ["headers", "body"])
+def test_a_slowloris_appview_is_unreachable_on_the_httpx_path(
+    hostile: Hostile, figures: Figures, part: str
+) -> None:
+    hostile.slow["public.api.bsky.app"] = part
+    links = [BSKY_HANDLE, "https://bsky.app/profile/bob.hostile.example"]
+    results, seconds = check_timed(
+        links, hostile.overrides(), request_deadline=3.0, run_budget=60.0
+    )
+    figures.fault("slowloris", 1)
+    figures.case("attacks", len(results))
+    print(f"slow AppView ({part}): the checks took {seconds:.1f} s")
+    for found in results:
+        assert found.status == Status.UNREACHABLE, found
+        assert "timed out after 3 s" in found.detail, found
+    assert seconds < 10
+
+
+@pytest.mark.simulator
+def test_when_the_run_budget_runs_out_the_rest_is_not_checked(
+    sim: Simulator, hostile: Hostile, figures: Figures
+) -> None:
+    """Twelve slow hosts, each with a whole-answer deadline longer than the run's budget."""
+    slow_hosts = [f"slow{n}.example" for n in range(12)]
+    for host in slow_hosts:
+        hostile.slow[host] = "headers"
+    links = [case["link"] for case in TRUTH["cases"]] + [f"https://{h}/@a" for h in slow_hosts]
+    overrides = {**sim.overrides(), **{h: f"{hostile.base}/{h}" for h in slow_hosts}}
+    results, seconds = check_timed(links, overrides, request_deadline=60.0, run_budget=5.0)
+    figures.fault("slowloris", len(slow_hosts))
+    figures.case("attacks", len(results))
+    print(f"run budget 5 s: the checks took {seconds:.1f} s")
+    assert seconds < 5.0 + 2.0
+    problems = wrong_verdicts(results, not_checked_ok=True)
+    assert not problems, problems
+    for found in results[len(TRUTH["cases"]) :]:
+        assert (found.status, found.detail) == (Status.UNVERIFIABLE, NOT_CHECKED), found
+
+
+@pytest.mark.wiki
+@pytest.mark.simulator
+def test_a_run_held_by_slow_hosts_records_and_posts_within_its_budget(
+    fault_wiki: LocalWiki,
+    human: ApiSession,
+    writes_on: str,
+    sim: Simulator,
+    hostile: Hostile,
+    title: str,
+    tmp_path: Path,
+    figures: Figures,
+) -> None:
+    """``wmsocial-bot run`` against the local MediaWiki, six slowloris hosts on the page.
+
+    Before: the run waited as long as the slow hosts trickled (the daily job was killed before
+    it recorded or posted anything). Now the checks stop at the run's budget, the slow hosts'
+    accounts are "not checked", and the dead account found in time is recorded and posted."""
+    slow_hosts = [f"slow{n}.example" for n in range(6)]
+    for host in slow_hosts:
+        hostile.slow[host] = "headers"
+    links = ["https://social.example/@alice", "https://social.example/@nobody"]
+    links += [f"https://{host}/@a" for host in slow_hosts]
+    human.edit(title, "".join(f"* {link}\n" for link in links))
+    state = tmp_path / "state.sqlite3"
+    budget = 8.0
+    config = write_config(
+        tmp_path / "config.toml",
+        pages=[title],
+        state=state,
+        endpoints={**sim.overrides(), **{h: f"{hostile.base}/{h}" for h in slow_hosts}},
+        network={"request_deadline": 60.0, "run_budget": budget},
+    )
+    done = run_cli(fault_wiki.pywikibot_dir, "run", "--config", str(config), timeout=100)
+    figures.fault("slowloris", len(slow_hosts))
+    figures.case("attacks", len(links))
+    print(f"run with six slowloris hosts: {done.seconds:.1f} s in all (checks' budget {budget} s)")
+    assert done.returncode == 0, done
+    assert f"{NOT_CHECKED} for 6 accounts" in done.stdout, done
+    talk = human.page("Talk:" + title)
+    assert talk is not None, "the talk notice was not posted"
+    assert "deleted:mastodon:nobody@social.example" in reported_markers(talk[0])
+    recorded = dict(state_rows(state, "SELECT account_key, status FROM checks"))
+    assert recorded["mastodon:alice@social.example"] == "ok"
+    assert recorded["mastodon:nobody@social.example"] == "deleted"
+    for host in slow_hosts:
+        assert recorded[f"mastodon:a@{host}"] == "unverifiable"
+    # The budget bounds the checks; the rest is the wiki's part (login, reads, two writes).
+    assert done.seconds < budget + 40, done

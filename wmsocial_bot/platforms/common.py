@@ -7,7 +7,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
@@ -16,7 +16,7 @@ import requests
 
 from wmsocial_bot.errors import NetworkPolicyError
 from wmsocial_bot.model import Account, CheckResult, Identity, Status
-from wmsocial_bot.net import Net, ResponseTooLarge
+from wmsocial_bot.net import NOT_CHECKED, BudgetSpent, Net, ResponseTooLarge, TimedOut
 from wmsocial_bot.urls import UrlParts
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,11 @@ class CheckContext:
 
         def guarded(account: Account) -> CheckResult:
             try:
-                return check(account)
+                if self.net.budget_spent():
+                    return result(account, Status.UNVERIFIABLE, NOT_CHECKED)
+                with self.net.account_time() as clock:
+                    found = check(account)
+                return in_time(found, clock.cut)
             except Exception:  # a bug must never become a verdict or stop the run
                 log.exception("checking %s failed", account.key)
                 detail = "the check failed with an internal error (see the log)"
@@ -118,6 +122,25 @@ class CheckContext:
             return False
         day = last.date() if isinstance(last, datetime) else last
         return day < (self.now - timedelta(days=self.inactive_days)).date()
+
+
+def in_time(found: CheckResult, cut: TimedOut | None) -> CheckResult:
+    """A result whose requests a deadline cut, as the deadline's sentence says.
+
+    The run's budget cut the check short: "not checked", whatever the checker made of the
+    rest (it is never evidence).  A slow host or account: the checker's non-verdict keeps its
+    status, and the detail says what timed out; a verdict reached without the cut request
+    stands (checkers never take a timeout for evidence).
+    """
+    if cut is None:
+        return found
+    if isinstance(cut, BudgetSpent):
+        return result(found.account, Status.UNVERIFIABLE, NOT_CHECKED)
+    if found.status in (Status.UNREACHABLE, Status.UNVERIFIABLE) and "timed out" not in (
+        found.detail
+    ):
+        return replace(found, detail=str(cut))
+    return found
 
 
 def result(account: Account, status: Status, detail: str, **kwargs: object) -> CheckResult:
@@ -230,6 +253,8 @@ def fetch(ctx: CheckContext, url: str, *, allow_redirects: bool = True) -> Fetch
         return Fetched(
             url, final_url=url, fault=Status.UNREACHABLE, error=f"{host} redirects in a loop"
         )
+    except TimedOut as exc:  # the policy's deadlines say how long they waited
+        return Fetched(url, final_url=url, fault=Status.UNREACHABLE, error=str(exc))
     except requests.Timeout:
         return Fetched(url, final_url=url, fault=Status.UNREACHABLE, error=f"{host} timed out")
     except requests.RequestException as exc:

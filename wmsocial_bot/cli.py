@@ -14,7 +14,9 @@ import difflib
 import logging
 import os
 import re
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -341,6 +343,10 @@ def is_dry_run(args: argparse.Namespace, pywikibot_args: Sequence[str]) -> bool:
     )
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def cmd_run(args: argparse.Namespace, pywikibot_args: list[str]) -> int:
     config = read_config(args)
     if not config.bot.contact:
@@ -349,6 +355,11 @@ def cmd_run(args: argparse.Namespace, pywikibot_args: list[str]) -> int:
             "asks every bot for a way to reach its operator; set [bot] contact to your wiki "
             "user page or e-mail address (docs/configuration.md)"
         )
+    # Toolforge stops a job with SIGTERM (its timeout, `toolforge jobs delete`): unwind as on
+    # Ctrl-C, so that an open state transaction rolls back and the lease is released now,
+    # not when it expires.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
     from wmsocial_bot.run import run_bot
     from wmsocial_bot.wiki import Wiki
 

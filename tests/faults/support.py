@@ -137,12 +137,14 @@ def run_cli(
     timeout: float = 120.0,
     env: Mapping[str, str] | None = None,
     prefix: Sequence[str] = (),
+    kill_signal: int = signal.SIGKILL,
 ) -> CliRun:
     """``python -m wmsocial_bot <args>`` with Pywikibot pointed at ``pywikibot_dir``.
 
     ``crash_at`` sets the crash hook; ``kill_when`` is polled every 5 ms and the process is
-    killed with SIGKILL as soon as it returns True.  ``prefix`` runs the bot through another
-    command (e.g. ``unshare`` with a shell that sets up a namespace and ``exec "$@"``).
+    killed with SIGKILL (or sent ``kill_signal``, once) as soon as it returns True.  ``prefix``
+    runs the bot through another command (e.g. ``unshare`` with a shell that sets up a
+    namespace and ``exec "$@"``).
     """
     child_env = {
         k: v
@@ -166,8 +168,10 @@ def run_cli(
         try:
             while proc.poll() is None:
                 if kill_when is not None and kill_when():
-                    proc.send_signal(signal.SIGKILL)
-                    break
+                    proc.send_signal(kill_signal)
+                    if kill_signal == signal.SIGKILL:
+                        break
+                    kill_when = None  # let it end by itself
                 if time.monotonic() - started > timeout:
                     proc.kill()
                     raise AssertionError(f"the bot did not finish within {timeout} s")

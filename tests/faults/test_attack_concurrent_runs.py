@@ -26,6 +26,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import sqlite3
 import subprocess
 import threading
@@ -327,6 +328,30 @@ def test_a_run_that_lost_its_lease_writes_nothing(scene: Scene, figures: Figures
     assert scene.text(scene.talk) == "", "a notice was posted after the lease was lost"
     held = lease_row(scene.state)
     assert held is not None and held["host"] == OTHER_HOST, "the other run's lease was kept"
+
+
+def test_a_run_stopped_with_sigterm_releases_its_lease(scene: Scene, figures: Figures) -> None:
+    """Toolforge stops a job with SIGTERM: the lease goes at once, even seen from another
+    machine, instead of blocking runs until it expires."""
+    prefix = other_host()
+    scene.sim.update_host("social.example", latency_ms=300)
+    figures.fault("SIGTERM during the checks")
+    figures.case("attack: a run stopped by its job's timeout")
+    stopped = scene.run(
+        prefix=prefix,
+        kill_when=lambda: len(scene.sim.log) >= 1,
+        kill_signal=signal.SIGTERM,
+    )
+    assert stopped.returncode == 130, stopped
+    assert stopped.stderr.strip().splitlines()[-1] == "wmsocial-bot: interrupted", stopped
+    assert "Traceback" not in stopped.stderr, stopped
+    assert lease_row(scene.state) is None, "the stopped run left its lease behind"
+    assert not state_problems(scene.state)
+    scene.sim.update_host("social.example", latency_ms=None)
+    after = scene.run()  # on this machine: the lease of "another machine" would block it
+    assert after.returncode == 0, after
+    problems = scene.done_once(figures, "after SIGTERM")
+    assert not problems, "\n".join(problems)
 
 
 # ---- the talk page, read again right before posting ---------------------------------------------

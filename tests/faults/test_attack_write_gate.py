@@ -10,6 +10,8 @@ four accounts on ``old.example``:
   ``new.example``, which answers with a live ``x``.
 * ``y``: moved to ``y@new.example``, which reports its own ``url`` on a private address.
 * ``z``: moved to ``z@new.example``, which reports its own ``url`` on a look-alike host.
+* ``t``, written as a text handle: moved to ``t__notoc__x@new.example``, a valid Mastodon
+  name that is also a behaviour switch in wikitext; only the proof before saving stops it.
 * ``gone``: deleted (404, and WebFinger 404), listed under a heading and a label that hold
   bidi controls (U+202E, U+2066), which reversed the bot's own text in the talk notice.
 
@@ -50,6 +52,7 @@ PAGE = """== Fediverse \u202e ==
 * [https://old.example/@y @y@old.example]
 * [https://old.example/@z @z@old.example]
 * [https://old.example/@gone Our \u202eaccount\u2066 here]
+Also on the fediverse: @t@old.example.
 """
 HOSTS = ("old.example", "new.example", "new-example.com")
 
@@ -84,7 +87,13 @@ ANSWERS: dict[tuple[str, str], dict[str, Any]] = {
     ("old.example", "z"): _account(
         "z", "old.example", moved=_account("z", "new.example", acct="z@new.example")
     ),
+    ("old.example", "t"): _account(
+        "t",
+        "old.example",
+        moved=_account("t__notoc__x", "new.example", acct="t__notoc__x@new.example"),
+    ),
     ("new.example", "x"): _account("x", "new.example"),
+    ("new.example", "t__notoc__x"): _account("t__notoc__x", "new.example"),
     ("new.example", "y"): _account("y", "new.example", url="https://10.0.0.1/@y"),
     ("new.example", "z"): _account("z", "new.example", url="https://new-example.com/@z"),
 }
@@ -198,6 +207,10 @@ def test_a_hostile_successor_cannot_inject_markup_or_swap_links(
     figures.case("attacks: write gate")
     figures.fault("hostile successor", 3)
     assert done.returncode == 0, done
+    assert (
+        "fix skipped: @t@old.example -> @t__notoc__x@new.example (moved): the edit would "
+        "add markup" in done.stdout
+    ), done.stdout
     assert any("lookup?acct=x" in r for r in hostile.requests), hostile.requests
 
     # The page: the intended links only, the bot's own links built from the handles.

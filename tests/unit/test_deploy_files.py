@@ -97,11 +97,28 @@ def test_jobs_yaml_has_one_daily_job_that_mails_on_failure(jobs: list[dict[str, 
     assert isinstance(timeout, int) and 0 < timeout < 24 * 3600, "ends before the next run"
     assert job["mount"] == "all", "user-config.py, the config and the state are on NFS"
     assert job.get("retry", 0) == 0
+    # The keys `toolforge jobs load` reads for a scheduled job (toolforge-jobs-api's
+    # NewScheduledJob; the CLI's loader: filelog-stdout, filelog-stderr, no-filelog). A plain
+    # "filelog" is not one of them: the framework warns and ignores it.
     known = {
-        "name", "command", "image", "schedule", "continuous", "emails", "retry", "timeout",
-        "mem", "cpu", "mount", "filelog", "filelog-stdout", "filelog-stderr", "no-filelog",
+        "name", "command", "image", "schedule", "emails", "retry", "timeout", "mem", "cpu",
+        "mount", "filelog-stdout", "filelog-stderr", "no-filelog",
     }  # fmt: skip
-    assert set(job) <= known, f"unknown keys: {set(job) - known}"
+    assert set(job) <= known, f"keys the jobs framework does not read: {set(job) - known}"
+
+
+def test_jobs_yaml_sets_measured_resources(jobs: list[dict[str, Scalar]]) -> None:
+    """cpu and mem are set, and fit the figures measured in docs/toolforge.md."""
+    (job,) = jobs
+    mem = re.fullmatch(r"(\d+)(Mi|Gi)", str(job["mem"]))
+    assert mem, f"mem: {job['mem']!r} (e.g. 256Mi)"
+    mebibytes = int(mem.group(1)) * (1024 if mem.group(2) == "Gi" else 1)
+    docs = (REPO / "docs" / "toolforge.md").read_text(encoding="utf-8")
+    peak = re.search(r"peak RSS of (\d+) MiB", docs)
+    assert peak, "docs/toolforge.md states the measured peak RSS"
+    assert mebibytes >= 2 * int(peak.group(1)), "at least twice the measured peak"
+    cpu = float(str(job["cpu"]))
+    assert 0.1 <= cpu <= 1, "a share of one core: the run waits on the network"
 
 
 def test_jobs_yaml_runs_the_build_service_image_and_a_procfile_process(

@@ -308,6 +308,11 @@ def show(fmt: str, rows: list[dict[str, Any]], columns: tuple[str, ...], *, chec
 
 def cmd_check(args: argparse.Namespace, pywikibot_args: list[str]) -> int:
     config = read_config(args)
+    if not config.bot.contact:  # run refuses; a first look by hand may go on, but is told
+        log.warning(
+            "no [bot] contact configured: platform requests say 'contact unset' "
+            "(Wikimedia's User-Agent policy asks for one; run refuses to start without it)"
+        )
     # The state store first: a store that cannot be used is found before any network work.
     # check takes no lease: it only adds identities, in one short transaction of its own.
     store = SqliteStore(config.state.path)

@@ -348,3 +348,11 @@ def test_pywikibot_files_stay_in_one_place_and_an_unreachable_wiki_is_one_line(
     assert not (sandbox / "home" / ".pywikibot").exists()
     assert (directory / "logs" / "commands.log").exists()
     assert (directory / "throttle.ctrl").exists()
+
+
+def test_check_without_a_contact_says_so(sandbox: Path, listener: Listener) -> None:
+    config = write_config(sandbox, listener)
+    config.write_text(config.read_text().replace('contact = "User:Tester"\n', ""), encoding="utf-8")
+    done = bot(sandbox, "check", "--wikitext", str(sandbox / "page.wiki"), "--config", str(config))
+    assert done.returncode == 0, done
+    assert "WARNING: no [bot] contact configured" in done.stderr

@@ -100,7 +100,9 @@ def test_old_handle_taken_by_another_account_is_never_ok(sim: Simulator) -> None
     assert second.new_handle == "alice-moved.bsky.social"
 
 
-def test_bluesky_batches_25_profiles_per_call_and_skips_unchanged_feeds(sim: Simulator) -> None:
+def test_bluesky_batches_25_profiles_per_call_and_reads_every_feed_each_run(
+    sim: Simulator,
+) -> None:
     for n in range(30):
         letters = chr(97 + n // 26) + chr(97 + n % 26)
         sim.update_bluesky(
@@ -119,7 +121,10 @@ def test_bluesky_batches_25_profiles_per_call_and_skips_unchanged_feeds(sim: Sim
     known = {r.account.key: r.learned for r in first if r.learned is not None}
     second = run_checks(sim, links, known=known)
     assert {r.status for r in second} == {Status.OK}
-    assert len(sim.log) == 2, "a second run asks for the profiles only"
+    # An unchanged postsCount proves nothing (a post deleted and another written, reposts):
+    # every run reads every feed (tests/contracts/bluesky.json, post_swapped).
+    assert sim.count(path_prefix="/xrpc/app.bsky.actor.getProfiles") == 2
+    assert sim.count(path_prefix="/xrpc/app.bsky.feed.getAuthorFeed") == 30
 
 
 def test_429s_are_paced_and_retried_into_the_true_verdicts(sim: Simulator) -> None:
@@ -236,3 +241,13 @@ def test_broken_handle_of_a_known_did_is_a_broken_link(sim: Simulator) -> None:
     (found,) = run_checks(sim, ["https://bsky.app/profile/carol.example.org"], known=known)
     assert found.status == Status.INVALID
     assert "handle.invalid" in found.detail and did in found.detail
+
+
+def test_plc_failure_is_not_blamed_on_the_appviews_answer(sim: Simulator) -> None:
+    # The AppView's "Profile not found" came first; the PLC request failed on its own.
+    sim.update_host("plc.directory", behaviour="refuse")
+    link = "https://bsky.app/profile/did:plc:goneaaaaaaaaaaaaaaaaaaaa"
+    (found,) = run_checks(sim, [link])
+    assert found.status == Status.UNREACHABLE
+    assert found.detail.startswith("the PLC directory could not be asked")
+    assert "BadRequestError" not in found.detail and "Profile not found" not in found.detail

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -83,6 +84,7 @@ def label_handle(label: str | None) -> str | None:
 APPVIEW = "public.api.bsky.app"
 PLC = "plc.directory"
 BATCH = 25
+FEED_LIMIT = 30  # feed items read for the last activity: reposts and replies count too
 _ERRORS = {
     "AccountTakedown": (Status.SUSPENDED, "suspended: Bluesky says the account was taken down"),
     "AccountDeactivated": (
@@ -177,19 +179,26 @@ class _Bluesky:
             profile = self.client.app.bsky.actor.get_profile({"actor": actor})
         except BadRequestError as exc:
             name, message = _xrpc_error(exc)
-            if name in _ERRORS:
-                status, detail = _ERRORS[name]
-                return result(account, status, detail)
-            if "not found" in message.lower() or name == "InvalidRequest":
-                return self.not_found(account, actor, message or name or "not found")
-            return result(account, Status.UNVERIFIABLE, f"Bluesky answered {name}: {message}")
         except Exception as exc:
             return result(
                 account, Status.UNREACHABLE, f"Bluesky could not be asked: {_describe(exc)}"
             )
-        return self.found(account, profile)
+        else:
+            return self.found(account, profile)
+        # Outside the ``except`` block: a later failure must not carry this error as its cause.
+        if name in _ERRORS:
+            status, detail = _ERRORS[name]
+            return result(account, status, detail)
+        if "not found" in message.lower() or name == "InvalidRequest":
+            return self.not_found(account, actor, message or name or "not found")
+        return result(account, Status.UNVERIFIABLE, f"Bluesky answered {name}: {message}")
 
     def not_found(self, account: Account, actor: str, message: str) -> CheckResult:
+        """The AppView does not know the account: ask the DID's own directory, then its PDS.
+
+        Deleting an account does not tombstone its DID (PLC keeps answering 200); only the PDS
+        named in the DID document knows (``getRepoStatus``: ``RepoNotFound``).
+        """
         if not is_did(actor):
             # Deleted, renamed, or a handle that no longer verifies: without a DID we cannot
             # tell which, so this is a broken link, not a dead account.
@@ -199,38 +208,128 @@ class _Bluesky:
                 f'broken link: Bluesky says "{message}" for @{actor}; the account was deleted, '
                 "renamed, or its handle no longer verifies (no DID was known to tell which)",
             )
+        if actor.startswith("did:web:"):
+            return self.not_found_web(account, actor, message)
+        directory = "the PLC directory"
         try:
             response = self.ctx.net.get(f"https://{PLC}/{actor}")
         except Exception as exc:
             return result(
+                account, Status.UNREACHABLE, f"{directory} could not be asked: {_describe(exc)}"
+            )
+        if response.status_code == 404 and "not registered" in response.text.lower():
+            return result(
                 account,
-                Status.UNREACHABLE,
-                f"the PLC directory could not be asked: {_describe(exc)}",
+                Status.INVALID,
+                f"broken link: {actor} was never registered (the PLC directory: "
+                f'"DID not registered"; Bluesky: "{message}")',
             )
         if response.status_code in (404, 410):
             return result(
                 account,
                 Status.DELETED,
                 f'Bluesky says "{message}" and the PLC directory answers {response.status_code} '
-                f"for {actor}",
+                f"for {actor} (the DID was tombstoned)",
+            )
+        if response.status_code != 200:
+            return result(
+                account, Status.UNREACHABLE, f"{directory} answered HTTP {response.status_code}"
+            )
+        return self.ask_pds(account, actor, message, _json(response), directory)
+
+    def not_found_web(self, account: Account, did: str, message: str) -> CheckResult:
+        """A ``did:web`` is its domain's to answer (``/.well-known/did.json``), not PLC's."""
+        domain = did[len("did:web:") :]
+        if ":" in domain:  # a path-based did:web; Bluesky supports hostname-only ones
+            return result(
+                account,
+                Status.INVALID,
+                f"broken link: {did} is not a did:web Bluesky can use (hostname only)",
+            )
+        url = f"https://{domain}/.well-known/did.json"
+        try:
+            response = self.ctx.net.get(url)
+        except Exception as exc:
+            return result(
+                account, Status.UNREACHABLE, f"{url} could not be asked: {_describe(exc)}"
+            )
+        if response.status_code in (404, 410):
+            return result(
+                account,
+                Status.INVALID,
+                f"broken link: {domain} serves no DID document for {did} (HTTP "
+                f'{response.status_code}; Bluesky: "{message}")',
+            )
+        if response.status_code != 200:
+            return result(
+                account, Status.UNREACHABLE, f"{url} answered HTTP {response.status_code}"
+            )
+        document = _json(response)
+        if document.get("id") != did:
+            return result(
+                account,
+                Status.INVALID,
+                f"broken link: {url} does not describe {did}",
+            )
+        return self.ask_pds(account, did, message, document, domain)
+
+    def ask_pds(
+        self, account: Account, did: str, message: str, document: Mapping[str, Any], source: str
+    ) -> CheckResult:
+        """The account's own PDS, named by its DID document: anyone can publish that
+        address, so it goes through the private-address guard like a link from the page."""
+        pds = _pds_endpoint(document)
+        if pds is None:
+            return result(
+                account,
+                Status.UNVERIFIABLE,
+                f'Bluesky says "{message}"; {source} lists {did} but names no PDS to ask',
+            )
+        url = f"{pds}/xrpc/com.atproto.sync.getRepoStatus?did={quote(did, safe=':')}"
+        try:
+            response = self.ctx.net.get(url)
+        except Exception as exc:
+            return result(
+                account,
+                Status.UNREACHABLE if policy_refusal(exc) is None else Status.UNVERIFIABLE,
+                f'Bluesky says "{message}"; its PDS {pds} could not be asked: {_describe(exc)}',
+            )
+        body = _json(response)
+        if response.status_code == 400 and body.get("error") == "RepoNotFound":
+            return result(
+                account,
+                Status.DELETED,
+                f'deleted: its PDS {pds} says RepoNotFound for {did} (Bluesky: "{message}"; '
+                f"{source} still lists the DID)",
             )
         if response.status_code != 200:
             return result(
                 account,
                 Status.UNREACHABLE,
-                f"the PLC directory answered HTTP {response.status_code}",
+                f"its PDS {pds} answered HTTP {response.status_code} {body.get('error') or ''}",
+            )
+        status = body.get("status")
+        if body.get("active") is False and status == "takendown":
+            return result(account, Status.SUSPENDED, f"suspended: its PDS {pds} took it down")
+        if body.get("active") is False and status == "deactivated":
+            return result(
+                account,
+                Status.DEACTIVATED,
+                f"deactivated: its PDS {pds} says its owner deactivated it (reversible)",
             )
         return result(
             account,
             Status.UNVERIFIABLE,
-            f'Bluesky says "{message}" but the PLC directory still lists {actor}',
+            f'Bluesky says "{message}", but its PDS {pds} has the account '
+            f"(active: {body.get('active')}, status: {status})",
         )
 
     def found(self, account: Account, profile: Any) -> CheckResult:
         did = str(profile.did)
         handle = str(profile.handle).lower()
         posts = profile.posts_count
-        last, problem = self.last_activity(account, did, posts)
+        newest, problem = self.last_activity(did)
+        last = newest.date() if newest is not None else None
         learned = Identity(account.key, NAME, did, handle, posts, last, self.ctx.now)
         written = account.handle
         if not is_did(written) and handle == "handle.invalid":
@@ -274,7 +373,7 @@ class _Bluesky:
                 last_activity=last,
                 learned=learned,
             )
-        if posts == 0:
+        if posts == 0 and last is None and problem is None:
             return result(account, Status.INACTIVE, "the account has never posted", learned=learned)
         if problem is not None:
             # The profile proves the account lives, not that it is used: "ok" here would hide
@@ -289,44 +388,99 @@ class _Bluesky:
             return result(
                 account,
                 Status.INACTIVE,
-                f"no post since {last}",
+                f"no post, reply or repost since {last}",
                 last_activity=last,
                 learned=learned,
             )
-        detail = f"active; last post {last}" if last else "the account exists"
+        detail = f"active; last post, reply or repost {last}" if last else "the account exists"
         return result(account, Status.OK, detail, last_activity=last, learned=learned)
 
-    def last_activity(
-        self, account: Account, did: str, posts: int | None
-    ) -> tuple[date | None, str | None]:
-        """(the newest post's date, why the feed could not be read if it could not).
+    def last_activity(self, did: str) -> tuple[datetime | None, str | None]:
+        """(the newest own post, reply or repost, why the feed could not be read if it could not).
 
-        Reused from the store when the posts count is unchanged.  When the feed fails, the
-        stored date is no answer either: the posts count changed since it was stored.
+        Asked every run: an unchanged ``postsCount`` proves nothing (one post deleted and
+        another written; reposts are not counted at all).  A post view's ``indexedAt`` is
+        ``min(createdAt, indexedAt)`` (``packages/bsky`` views), so a backdated ``createdAt``
+        pulls it into the past; the record key, a TID the PDS takes from its clock when it
+        writes the record (``packages/pds`` ``repo/prepare``), says when it was really written.
         """
-        known = self.ctx.known.get(account.key)
-        if (
-            known is not None
-            and known.ident == did
-            and known.posts_count == posts
-            and known.last_activity is not None
-        ):
-            return known.last_activity, None
-        if posts == 0:
-            return None, None
         try:
             feed = self.client.app.bsky.feed.get_author_feed(
-                {"actor": did, "limit": 1, "filter": "posts_no_replies"}
+                {"actor": did, "limit": FEED_LIMIT, "filter": "posts_with_replies"}
             ).feed
         except Exception as exc:
             return None, f"its feed could not be read ({_describe(exc)})"
-        if not feed:
-            return None, None
-        stamp = str(feed[0].post.indexed_at)
-        try:
-            return datetime.fromisoformat(stamp.replace("Z", "+00:00")).date(), None
-        except ValueError:
-            return None, None
+        stamps: list[datetime] = []
+        for item in feed:
+            reason = getattr(item, "reason", None)
+            if reason is not None and str(getattr(reason, "py_type", "")).endswith("reasonRepost"):
+                by = getattr(getattr(reason, "by", None), "did", None)
+                if by is not None and by != did:
+                    continue
+                stamps += _stamps(getattr(reason, "indexed_at", None), getattr(reason, "uri", None))
+            elif getattr(getattr(item.post, "author", None), "did", did) == did:
+                stamps += _stamps(item.post.indexed_at, item.post.uri)
+        now = self.ctx.now
+        stamps = [stamp for stamp in stamps if stamp <= now + timedelta(days=1)]
+        return (max(stamps) if stamps else None), None
+
+
+def _stamps(indexed_at: object, uri: object) -> list[datetime]:
+    """The moments a feed item vouches for: its ``indexedAt`` and its record key's TID."""
+    out = []
+    moment = _parse_time(str(indexed_at)) if indexed_at else None
+    if moment is not None:
+        out.append(moment)
+    rkey = str(uri).rsplit("/", 1)[-1] if uri else ""
+    tid = tid_time(rkey)
+    if tid is not None:
+        out.append(tid)
+    return out
+
+
+def _parse_time(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+_TID = re.compile(r"[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}")
+_TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
+
+
+def tid_time(rkey: str) -> datetime | None:
+    """The moment in a TID record key (53 bits of microseconds since 1970), or None."""
+    if not _TID.fullmatch(rkey):
+        return None
+    value = 0
+    for char in rkey:
+        value = value * 32 + _TID_ALPHABET.index(char)
+    try:
+        return datetime.fromtimestamp((value >> 10) / 1_000_000, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _pds_endpoint(document: Mapping[str, Any]) -> str | None:
+    """The ``#atproto_pds`` service URL of a DID document (http or https), or None."""
+    services = document.get("service")
+    for service in services if isinstance(services, list) else []:
+        if not isinstance(service, dict) or not str(service.get("id", "")).endswith("#atproto_pds"):
+            continue
+        endpoint = service.get("serviceEndpoint")
+        if isinstance(endpoint, str) and endpoint.startswith(("https://", "http://")):
+            return endpoint.rstrip("/")
+    return None
+
+
+def _json(response: Any) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 def _describe(exc: BaseException) -> str:

@@ -30,7 +30,6 @@ from atproto_client.models import AppBskyActorDefs, AppBskyFeedGetAuthorFeed
 from atproto_client.models.common import XrpcError
 from atproto_client.models.utils import get_or_create
 from atproto_identity.did.resolvers.plc_resolver import DidPlcResolver
-from atproto_identity.exceptions import DidPlcResolverError
 from mastodon import (
     MastodonAPIError,
     MastodonBadGatewayError,
@@ -56,6 +55,7 @@ from simulator_fixtures import (
 
 from wmsocial_bot.devtools.sim_scenario import ScenarioError
 from wmsocial_bot.devtools.simulator import Simulator
+from wmsocial_bot.platforms.bluesky import tid_time
 
 __all__ = ["basic_sim", "sim"]  # fixtures, imported for pytest
 
@@ -361,17 +361,47 @@ def test_bluesky_get_profiles_batch(sim: Simulator) -> None:
 def test_bluesky_author_feed_and_resolve_handle(sim: Simulator) -> None:
     client = bluesky_client(sim)
     feed = client.get_author_feed(actor="frank.example.com", limit=1, filter="posts_no_replies")
-    assert len(feed.feed) == 1
-    post = feed.feed[0].post
-    assert post.indexed_at == "2026-11-20T10:00:00.000Z"
-    assert post.record.created_at == "2020-01-01T00:00:00.000Z"  # backdated by the client
+    assert [item.post.indexed_at[:10] for item in feed.feed] == ["2026-11-01"]
     assert feed.cursor is not None
     more = client.get_author_feed(actor=FRANK, limit=5, cursor=feed.cursor)
-    assert [item.post.indexed_at[:10] for item in more.feed] == ["2026-11-01", "2026-10-01"]
+    assert [item.post.indexed_at[:10] for item in more.feed] == ["2026-10-01", "2020-01-01"]
+    # Written on 2026-11-20 with a createdAt of 2020: the view shows (and sorts) the earlier
+    # date (packages/bsky views indexedAt()), the record key keeps when it was written.
+    backdated = more.feed[-1].post
+    assert backdated.record.created_at == "2020-01-01T00:00:00.000Z"
+    written = tid_time(backdated.uri.rsplit("/", 1)[1])
+    assert written is not None and written.isoformat().startswith("2026-11-20T10:00")
     assert client.com.atproto.identity.resolve_handle({"handle": "alice.bsky.social"}).did == ALICE
     with pytest.raises(BadRequestError) as info:
         client.com.atproto.identity.resolve_handle({"handle": "carol.example.org"})
     assert xrpc_error(info.value).message == "Unable to resolve handle"
+
+
+def test_bluesky_replies_reposts_and_filters(sim: Simulator) -> None:
+    sim.update_bluesky(
+        ALICE,
+        posts=[
+            {"indexed_at": "2026-10-01T00:00:00Z"},
+            {"indexed_at": "2026-11-01T00:00:00Z", "kind": "reply"},
+            {"indexed_at": "2026-11-02T00:00:00Z", "kind": "repost", "subject_at": "2021-01-01"},
+        ],
+    )
+    client = bluesky_client(sim)
+    feed = client.get_author_feed(actor=ALICE, limit=10).feed
+    repost, reply, post = feed
+    assert repost.reason is not None and repost.reason.indexed_at[:10] == "2026-11-02"
+    assert repost.reason.by.did == ALICE and repost.post.author.did != ALICE
+    assert repost.post.indexed_at[:10] == "2021-01-01"
+    assert reply.reason is None and reply.post.record.reply is not None
+    assert post.post.indexed_at[:10] == "2026-10-01"
+    hidden = client.get_author_feed(actor=ALICE, limit=10, filter="posts_no_replies").feed
+    assert [item.post.uri for item in hidden] == [repost.post.uri, post.post.uri]
+
+
+def test_bluesky_feed_of_a_deactivated_account_is_profile_not_found(sim: Simulator) -> None:
+    with pytest.raises(BadRequestError) as info:
+        bluesky_client(sim).get_author_feed(actor=BOB)
+    assert xrpc_error(info.value).message == "Profile not found"
 
 
 def test_bluesky_responses_pass_strict_validation(sim: Simulator) -> None:
@@ -400,14 +430,28 @@ def test_plc_directory(sim: Simulator) -> None:
     document = resolver.resolve_without_validation(ALICE)
     assert document is not None and document["alsoKnownAs"] == ["at://alice.bsky.social"]
     assert resolver.resolve_without_validation("did:plc:nobodyaaaaaaaaaaaaaaaaaa") is None
-    with pytest.raises(DidPlcResolverError):
-        resolver.resolve_without_validation(EVE)
+    # Deleting an account does not tombstone its DID: PLC still serves the document.
+    assert resolver.resolve_without_validation(EVE) is not None
     missing = requests.get(f"{plc}/did:plc:nobodyaaaaaaaaaaaaaaaaaa", timeout=5)
     assert missing.status_code == 404
     assert missing.json() == {"message": "DID not registered: did:plc:nobodyaaaaaaaaaaaaaaaaaa"}
-    gone = requests.get(f"{plc}/{EVE}", timeout=5)
-    assert (gone.status_code, gone.json()["message"]) == (410, f"DID not available: {EVE}")
-    assert requests.get(f"{plc}/{GONE}", timeout=5).status_code == 404
+    gone = requests.get(f"{plc}/{GONE}", timeout=5)
+    assert (gone.status_code, gone.json()["message"]) == (404, f"DID not available: {GONE}")
+
+
+def test_pds_repo_status(sim: Simulator) -> None:
+    def status(did: str) -> tuple[int, dict[str, object]]:
+        path = f"/xrpc/com.atproto.sync.getRepoStatus?did={did}"
+        answer = get(sim, "puffball.us-east.host.bsky.network", path)
+        return answer.status_code, answer.json()
+
+    assert status(ALICE)[0] == 200 and status(ALICE)[1]["active"] is True
+    assert status(BOB) == (200, {"did": BOB, "active": False, "status": "deactivated"})
+    assert status(DAN) == (200, {"did": DAN, "active": False, "status": "takendown"})
+    assert status(EVE) == (
+        400,
+        {"error": "RepoNotFound", "message": f"Could not find repo for DID: {EVE}"},
+    )
 
 
 def test_atproto_did_well_known(sim: Simulator) -> None:

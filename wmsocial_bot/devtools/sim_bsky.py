@@ -1,9 +1,13 @@
-"""Bluesky for the simulator: the public AppView (XRPC) and the PLC directory.
+"""Bluesky for the simulator: the public AppView (XRPC), the PLC directory and the PDS.
 
-Behaviour follows ``platforms.md`` and the AppView source (``packages/bsky``): errors are HTTP
-400 with an XRPC body; ``getProfiles`` silently leaves out actors it cannot show (unknown,
-deleted, taken down, deactivated); a handle whose two-way check failed shows as
-``handle.invalid`` and no longer resolves.
+Behaviour follows the reference server software, ``@atproto/dev-env`` 0.6.7 (``@atproto/bsky``
+0.0.280, ``@atproto/pds`` 0.5.35), which ``tests/contracts`` runs against the same cases as
+this simulator: errors are HTTP 400 with an XRPC body; ``getProfiles`` silently leaves out
+actors it cannot show (unknown, deleted, taken down, deactivated); a handle whose two-way check
+failed shows as ``handle.invalid`` and no longer resolves; a post view's ``indexedAt`` is the
+earlier of its ``createdAt`` and its real indexing time, while its record key (a TID) keeps
+the moment it was written; deleting an account does not tombstone its DID at PLC, only its
+PDS says ``RepoNotFound``.
 """
 
 from __future__ import annotations
@@ -127,28 +131,77 @@ def profile_detailed(account: BskyAccount) -> dict[str, Any]:
     }
 
 
-def _post_view(account: BskyAccount, post: BskyPost, index: int) -> dict[str, Any]:
-    rkey = make_tid(post.created_at, index)
-    uri = f"at://{account.did}/app.bsky.feed.post/{rkey}"
+BYSTANDER_DID = "did:plc:bystanderaaaaaaaaaaaaaaa"
+
+
+def _bystander() -> dict[str, Any]:
+    """The author of the posts that simulated accounts reply to and repost."""
     return {
-        "post": {
-            "uri": uri,
-            "cid": fake_cid(uri),
-            "author": profile_basic(account),
-            "record": {
-                "$type": "app.bsky.feed.post",
-                "createdAt": post.created_at,
-                "langs": ["en"],
-                "text": post.text,
-            },
-            "replyCount": 0,
-            "repostCount": 0,
-            "likeCount": 0,
-            "quoteCount": 0,
-            "indexedAt": post.indexed_at,
-            "labels": [],
-        }
+        "did": BYSTANDER_DID,
+        "handle": "bystander.bsky.social",
+        "displayName": "Bystander",
+        "labels": [],
+        "createdAt": "2020-01-01T00:00:00.000Z",
     }
+
+
+def _bystander_post(moment: str) -> dict[str, Any]:
+    uri = f"at://{BYSTANDER_DID}/app.bsky.feed.post/{make_tid(moment)}"
+    return {"uri": uri, "cid": fake_cid(uri)}
+
+
+def _post_body(
+    uri: str, author: dict[str, Any], record: dict[str, Any], shown_at: str
+) -> dict[str, Any]:
+    return {
+        "uri": uri,
+        "cid": fake_cid(uri),
+        "author": author,
+        "record": record,
+        "replyCount": 0,
+        "repostCount": 0,
+        "likeCount": 0,
+        "quoteCount": 0,
+        "indexedAt": shown_at,
+        "labels": [],
+    }
+
+
+def _post_view(account: BskyAccount, post: BskyPost, index: int) -> dict[str, Any]:
+    """A feed item.  The record key is a TID of the moment the PDS wrote the record
+    (``packages/pds`` ``repo/prepare``); the view's ``indexedAt`` is the earlier of that and
+    ``createdAt`` (``packages/bsky`` views ``indexedAt()``, post ``sortAt``)."""
+    rkey = make_tid(post.indexed_at, index)
+    if post.kind == "repost":
+        subject = _bystander_post(post.subject_at)
+        repost_uri = f"at://{account.did}/app.bsky.feed.repost/{rkey}"
+        subject_record = {
+            "$type": "app.bsky.feed.post",
+            "createdAt": post.subject_at,
+            "langs": ["en"],
+            "text": "someone else's post",
+        }
+        return {
+            "post": _post_body(subject["uri"], _bystander(), subject_record, post.subject_at),
+            "reason": {
+                "$type": "app.bsky.feed.defs#reasonRepost",
+                "by": profile_basic(account),
+                "uri": repost_uri,
+                "cid": fake_cid(repost_uri),
+                "indexedAt": post.sort_at,
+            },
+        }
+    uri = f"at://{account.did}/app.bsky.feed.post/{rkey}"
+    record: dict[str, Any] = {
+        "$type": "app.bsky.feed.post",
+        "createdAt": post.created_at,
+        "langs": ["en"],
+        "text": post.text,
+    }
+    if post.kind == "reply":
+        parent = _bystander_post(post.subject_at)
+        record["reply"] = {"root": parent, "parent": parent}
+    return {"post": _post_body(uri, profile_basic(account), record, post.sort_at)}
 
 
 # --------------------------------------------------------------------------- AppView
@@ -221,19 +274,25 @@ def _get_author_feed(req: SimRequest, scenario: Scenario) -> Outcome:
         return xrpc_error("InvalidRequest", "Error: limit can not be greater than 100")
     limit = int(limit_text)
     account = _resolve_actor(scenario, actor)
-    if account is None or account.state in ("deleted", "takendown"):
+    if account is None or account.state != "ok":
         return xrpc_error("InvalidRequest", "Profile not found")
-    posts = [] if account.state == "deactivated" else list(account.posts)
+    # The position in the account's list is the record key's clock id: stable across pages.
+    posts = [(i, p) for i, p in enumerate(account.posts) if _in_feed(p, filter_name)]
     cursor = req.param("cursor")
     if cursor:
-        posts = [p for p in posts if p.indexed_at < cursor]
+        posts = [(i, p) for i, p in posts if p.sort_at < cursor]
     page = posts[:limit]
-    body: dict[str, Any] = {
-        "feed": [_post_view(account, post, index) for index, post in enumerate(page)]
-    }
+    body: dict[str, Any] = {"feed": [_post_view(account, post, index) for index, post in page]}
     if len(posts) > limit and page:
-        body["cursor"] = page[-1].indexed_at
+        body["cursor"] = page[-1][1].sort_at
     return json_response(200, body)
+
+
+def _in_feed(post: BskyPost, filter_name: str) -> bool:
+    """``posts_no_replies`` hides replies; simulated posts carry no media or video."""
+    if filter_name in ("posts_with_media", "posts_with_video"):
+        return False
+    return not (filter_name == "posts_no_replies" and post.kind == "reply")
 
 
 def _resolve_handle(req: SimRequest, scenario: Scenario) -> Outcome:
@@ -310,11 +369,40 @@ def handle_plc(req: SimRequest, scenario: Scenario) -> Outcome:
     account = scenario.bluesky.get(did)
     if account is None:
         return json_response(404, {"message": f"DID not registered: {did}"})
-    if account.state == "deleted":
+    if account.tombstoned:
         return json_response(account.plc_gone_status, {"message": f"DID not available: {did}"})
     if path.rstrip("/") != f"/{did}":
         return json_response(404, {"message": "not found"})
     return json_response(200, did_document(account), "application/did+ld+json; charset=utf-8")
+
+
+# --------------------------------------------------------------------------- PDS
+
+
+def handle_pds(req: SimRequest, scenario: Scenario, host: str) -> Outcome | None:
+    """``com.atproto.sync.getRepoStatus`` of the accounts whose DID document names this PDS
+    (``packages/pds/src/api/com/atproto/sync/getRepoStatus.ts``; ``RepoNotFound`` from
+    ``sync/util.ts``)."""
+    if req.path == "/xrpc/_health":
+        return json_response(200, {"version": "0.4.0"})
+    if req.path != "/xrpc/com.atproto.sync.getRepoStatus":
+        return None
+    did = req.param("did")
+    if not did or not is_did(did):
+        return xrpc_error("InvalidRequest", "Error: Params must have the property \"did\"")
+    account = scenario.bluesky.get(did)
+    if account is None or account.state == "deleted" or _host_of(account.pds) != host:
+        return xrpc_error("RepoNotFound", f"Could not find repo for DID: {did}")
+    body: dict[str, Any] = {"did": did, "active": account.state == "ok"}
+    if account.state == "ok":
+        body["rev"] = make_tid(account.created_at)
+    else:
+        body["status"] = account.state  # "takendown" or "deactivated"
+    return json_response(200, body)
+
+
+def _host_of(url: str) -> str:
+    return url.split("://", 1)[-1].split("/", 1)[0].lower()
 
 
 def atproto_did(scenario: Scenario, host: str) -> Outcome | None:

@@ -21,7 +21,17 @@ from typing import Any
 from wmsocial_bot.errors import ConfigError
 
 SOFTWARES: frozenset[str] = frozenset(
-    {"mastodon", "pleroma", "akkoma", "gotosocial", "misskey", "web", "bluesky-appview", "plc"}
+    {
+        "mastodon",
+        "pleroma",
+        "akkoma",
+        "gotosocial",
+        "misskey",
+        "web",
+        "bluesky-appview",
+        "bluesky-pds",
+        "plc",
+    }
 )
 FEDI_SOFTWARES: frozenset[str] = frozenset(
     {"mastodon", "pleroma", "akkoma", "gotosocial", "misskey"}
@@ -45,6 +55,7 @@ FEDI_STATES: frozenset[str] = frozenset(
     {"ok", "moved", "suspended", "limited", "deactivated", "memorial", "deleted", "pending"}
 )
 BSKY_STATES: frozenset[str] = frozenset({"ok", "deactivated", "takendown", "deleted"})
+BSKY_POST_KINDS: frozenset[str] = frozenset({"post", "reply", "repost"})
 FLAKY_KINDS: frozenset[str] = frozenset(
     {"error500", "error502", "error503", "reset", "timeout", "slow", "ratelimit"}
 )
@@ -57,6 +68,7 @@ DEFAULT_VERSIONS: dict[str, str] = {
     "misskey": "2024.11.0",
     "web": "",
     "bluesky-appview": "",
+    "bluesky-pds": "",
     "plc": "",
 }
 DEFAULT_CREATED_AT = "2022-11-05T00:00:00.000Z"
@@ -159,9 +171,22 @@ class Host:
 
 @dataclass(frozen=True, slots=True)
 class BskyPost:
+    """A feed item: the account's post, its reply, or its repost of someone else's post.
+
+    ``indexed_at`` is when it was written (and indexed; its record key's TID says the same),
+    ``created_at`` what the record claims.  The AppView shows and sorts it at the earlier of
+    the two (``packages/bsky``: ``sortAt``).
+    """
+
     indexed_at: str
     created_at: str
     text: str
+    kind: str = "post"
+    subject_at: str = "2020-01-01T00:00:00.000Z"  # a repost: when the reposted post was made
+
+    @property
+    def sort_at(self) -> str:
+        return min(self.indexed_at, self.created_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +206,7 @@ class BskyAccount:
     labels: tuple[str, ...]
     pds: str
     plc_gone_status: int
+    tombstoned: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -454,9 +480,10 @@ _BSKY_ACCOUNT_KEYS = frozenset(
         "labels",
         "pds",
         "plc_gone_status",
+        "tombstoned",
     }
 )
-_BSKY_POST_KEYS = frozenset({"indexed_at", "created_at", "text"})
+_BSKY_POST_KEYS = frozenset({"indexed_at", "created_at", "text", "kind", "subject_at"})
 
 
 def _parse_bsky_post(where: str, data: Any, index: int) -> BskyPost:
@@ -467,10 +494,13 @@ def _parse_bsky_post(where: str, data: Any, index: int) -> BskyPost:
     if indexed is None:
         raise ScenarioError(f"{where}.indexed_at: required")
     created = _timestamp(f"{where}.created_at", data.get("created_at")) or indexed
+    subject = _timestamp(f"{where}.subject_at", data.get("subject_at"))
     return BskyPost(
         indexed_at=iso_ms(parse_time(indexed)),
         created_at=iso_ms(parse_time(created)),
         text=_get(where, data, "text", f"post {index + 1}", (str,)),
+        kind=_choice(f"{where}.kind", _get(where, data, "kind", "post", (str,)), BSKY_POST_KINDS),
+        subject_at=iso_ms(parse_time(subject)) if subject else "2020-01-01T00:00:00.000Z",
     )
 
 
@@ -495,11 +525,14 @@ def _parse_bsky_account(where: str, did: str, data: Any) -> BskyAccount:
         posts = tuple(
             _parse_bsky_post(f"{where}.posts[{i}]", p, i) for i, p in enumerate(posts_raw)
         )
-        posts = tuple(sorted(posts, key=lambda p: p.indexed_at, reverse=True))
+        posts = tuple(sorted(posts, key=lambda p: p.sort_at, reverse=True))
     labels = _get(where, data, "labels", [], (list,))
     if not all(isinstance(label, str) for label in labels):
         raise ScenarioError(f"{where}.labels: expected a list of strings")
-    gone = _get(where, data, "plc_gone_status", 410, (int,))
+    gone = _get(where, data, "plc_gone_status", 404, (int,))
+    tombstoned = _get(where, data, "tombstoned", False, (bool,))
+    if tombstoned and state != "deleted":
+        raise ScenarioError(f"{where}.tombstoned: only a deleted account's DID is tombstoned")
     if gone not in (404, 410):
         raise ScenarioError(f"{where}.plc_gone_status: must be 404 or 410")
     return BskyAccount(
@@ -523,6 +556,7 @@ def _parse_bsky_account(where: str, did: str, data: Any) -> BskyAccount:
         labels=tuple(labels),
         pds=_get(where, data, "pds", DEFAULT_PDS, (str,)),
         plc_gone_status=gone,
+        tombstoned=tombstoned,
     )
 
 

@@ -42,7 +42,13 @@ from types import FrameType, TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-from wmsocial_bot.devtools.sim_bsky import atproto_did, handle_appview, handle_plc, xrpc_error
+from wmsocial_bot.devtools.sim_bsky import (
+    atproto_did,
+    handle_appview,
+    handle_pds,
+    handle_plc,
+    xrpc_error,
+)
 from wmsocial_bot.devtools.sim_fedi import handle_fedi
 from wmsocial_bot.devtools.sim_http import (
     HTML_TYPE,
@@ -284,7 +290,7 @@ def _iso_reset(epoch: float) -> str:
 
 
 def _rate_headers(host: Host, limit: int, remaining: int, reset: float) -> list[tuple[str, str]]:
-    if host.software in ("bluesky-appview", "plc"):
+    if host.software in ("bluesky-appview", "bluesky-pds", "plc"):
         window = int(host.rate_limit.window_s) if host.rate_limit else 1
         return [
             ("ratelimit-limit", str(limit)),
@@ -315,7 +321,7 @@ def _too_many(host: Host) -> Response:
                 }
             },
         )
-    elif host.software == "bluesky-appview":
+    elif host.software in ("bluesky-appview", "bluesky-pds"):
         response = xrpc_error("RateLimitExceeded", "Rate Limit Exceeded", 429)
     elif host.software == "plc":
         response = json_response(429, {"message": "Too Many Requests"})
@@ -328,7 +334,7 @@ def _too_many(host: Host) -> Response:
 
 def _server_error(host: Host, status: int) -> Response:
     if status == 500:
-        if host.software == "bluesky-appview":
+        if host.software in ("bluesky-appview", "bluesky-pds"):
             return xrpc_error("InternalServerError", "Internal Server Error", 500)
         if host.software == "plc":
             return json_response(500, {"message": "Internal Server Error"})
@@ -411,7 +417,7 @@ def _page_response(page: Page, req: SimRequest, scenario: Scenario) -> Response:
 
 
 def _not_found(host: Host) -> Response:
-    if host.software == "bluesky-appview":
+    if host.software in ("bluesky-appview", "bluesky-pds"):
         return Response(404, b"Not Found", [("Content-Type", TEXT_TYPE)])
     if host.software == "plc":
         return json_response(404, {"message": "not found"})
@@ -438,6 +444,8 @@ def _route(req: SimRequest, scenario: Scenario, host: Host) -> Outcome:
         outcome = handle_appview(req, scenario)
     elif host.software == "plc":
         outcome = handle_plc(req, scenario)
+    elif host.software == "bluesky-pds":
+        outcome = handle_pds(req, scenario, host.name)
     if outcome is not None:
         return outcome
     if host.default_page is not None:

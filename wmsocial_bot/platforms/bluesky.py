@@ -420,7 +420,7 @@ class _Bluesky:
                 stamps += _stamps(getattr(reason, "indexed_at", None), getattr(reason, "uri", None))
             elif getattr(getattr(item.post, "author", None), "did", did) == did:
                 stamps += _stamps(item.post.indexed_at, item.post.uri)
-        now = self.ctx.now
+        now = self.ctx.now if self.ctx.now.tzinfo else self.ctx.now.replace(tzinfo=UTC)
         stamps = [stamp for stamp in stamps if stamp <= now + timedelta(days=1)]
         return (max(stamps) if stamps else None), None
 

@@ -29,6 +29,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Callable
+from functools import lru_cache
 
 import mwparserfromhell
 from atproto_client.models.string_formats import is_valid_handle
@@ -217,7 +218,8 @@ def _node_key(node: Node) -> tuple[str, ...] | None:
     return (type(node).__name__,)
 
 
-def _structure(text: str) -> tuple[list[tuple[str, ...]], list[str]]:
+@lru_cache(maxsize=4)  # the old page is the same for every fix tried on it
+def _structure(text: str) -> tuple[tuple[tuple[str, ...], ...], tuple[str, ...]]:
     """Every markup node in document order, and the external links' targets."""
     code = mwparserfromhell.parse(text)
     keys: list[tuple[str, ...]] = []
@@ -229,7 +231,7 @@ def _structure(text: str) -> tuple[list[tuple[str, ...]], list[str]]:
         if isinstance(node, ExternalLink):
             # MediaWiki removes comments before it reads a link (the extractor does too).
             urls.append(re.sub(r"<!--.*?-->", "", str(node.url), flags=re.DOTALL).strip())
-    return keys, urls
+    return tuple(keys), tuple(urls)
 
 
 def _counts(text: str) -> Counter[str]:

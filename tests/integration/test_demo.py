@@ -195,6 +195,9 @@ def test_ctrl_c_stops_everything() -> None:
         text=True,
         env=demo_env(),
         start_new_session=True,
+        # As a CI wrapper or a shell's background job starts it: SIGINT ignored by inheritance.
+        # A terminal's Ctrl-C must stop the demo all the same (issue 18).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     lines: list[str] = []
     try:
@@ -216,3 +219,61 @@ def test_ctrl_c_stops_everything() -> None:
     assert "Press Ctrl-C" in finished.output
     assert "stopped: no wiki server and no simulator left running" in finished.output
     assert_nothing_left(finished)
+
+
+def stub_path(tmp_path: Path, *, uid: int, apt_exit: int) -> str:
+    """A PATH with only what the demo's install step needs, ``id``, ``dpkg`` and ``apt-get``
+    stubbed: every package missing, ``id -u`` as given, apt-get chatty, no sudo."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("bash", "dirname", "sed", "head", "tail", "date", "env", "cat"):
+        found = subprocess.run(["bash", "-c", f"command -v {tool}"], capture_output=True, text=True)
+        (bin_dir / tool).symlink_to(found.stdout.strip())
+    stubs = {
+        "id": f"echo {uid}",
+        "dpkg": "exit 1",
+        "apt-get": 'for i in $(seq 300); do echo "Unpacking package $i ..."; done\n'
+        f'case "$1" in install) echo "apache2 failed!" >&2; exit {apt_exit};; esac',
+        "seq": 'i=1; while [ $i -le "$1" ]; do echo $i; i=$((i+1)); done',
+    }
+    for name, body in stubs.items():
+        (bin_dir / name).write_text("#!/bin/bash\n" + body + "\n")
+        (bin_dir / name).chmod(0o755)
+    return str(bin_dir)
+
+
+def run_install(tmp_path: Path, *, uid: int, apt_exit: int = 0) -> subprocess.CompletedProcess[str]:
+    env = {
+        **demo_env(),
+        "PATH": stub_path(tmp_path, uid=uid, apt_exit=apt_exit),
+        "WMSOCIAL_DEMO_LOG": str(tmp_path / "install.log"),
+    }
+    return subprocess.run(
+        [str(DEMO), "--python", sys.executable, "--once"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_install_without_root_or_sudo_says_so_in_one_line(tmp_path: Path) -> None:
+    done = run_install(tmp_path, uid=1000)
+    assert done.returncode == 5, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert "needs root or sudo" in line and "mediawiki" in line
+
+
+def test_install_steps_are_one_line_each_and_logged(tmp_path: Path) -> None:
+    done = run_install(tmp_path, uid=0, apt_exit=100)
+    assert done.returncode == 1
+    lines = done.stderr.splitlines()
+    assert re.match(r"demo: apt-get update \.\.\. done \(\d+ s\)$", lines[1]), lines
+    assert lines[2].startswith("demo: apt-get install (") and "failed (exit 100)" in lines[2]
+    assert "Unpacking package 1 ..." not in done.stderr, "the apt output stays in the log"
+    assert "apache2 failed!" in done.stderr, "the end of the log shows why it failed"
+    assert len(lines) < 25, lines
+    assert str(tmp_path / "install.log") in lines[-1]
+    log = (tmp_path / "install.log").read_text()
+    assert log.count("Unpacking package") == 600

@@ -1,0 +1,203 @@
+"""Every example in the README runs, so that the README cannot drift from the code (issue 18).
+
+Each command line in the README's indented blocks is either run here, offline (the platform
+simulator on loopback, no wiki needed), or listed in ``ELSEWHERE`` with the test or the CI step
+that runs it, or why nothing can.  A new example in neither place fails
+:func:`test_every_readme_command_is_accounted_for`; the synopsis is compared with the parser.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from wmsocial_bot.config import Config
+from wmsocial_bot.run import read_onwiki_config
+
+REPO = Path(__file__).resolve().parents[2]
+README = (REPO / "README.md").read_text(encoding="utf-8")
+COMMAND_START = ("git ", "scripts/", "bash ", "wmsocial-bot ", "python", ".venv/bin/")
+SIMULATOR = "python -m wmsocial_bot.devtools.simulator"
+CHECK_EXAMPLE = "wmsocial-bot check --wikitext"
+# Examples run elsewhere, and where (or why not at all).
+ELSEWHERE = {
+    "git clone <the repository's URL> wmsocial-bot && cd wmsocial-bot": (
+        "needs the network and the repository's address; CI itself starts from a fresh clone"
+    ),
+    "scripts/demo --once": "tests/integration/test_demo.py (with --no-install: no root here)",
+    "bash .ci/run": "what CI runs",
+    "python3 -m venv .venv && .venv/bin/pip install -e '.[test]'": ".ci/run does the same",
+    ".venv/bin/python -m pytest": ".ci/run runs the suite",
+    ".venv/bin/ruff check . && .venv/bin/mypy": ".ci/run runs both",
+}
+BENCHMARKS = {
+    ".venv/bin/python benchmarks/bench_extract.py": [],
+    ".venv/bin/python benchmarks/bench_checks.py": [
+        *("--hosts", "2", "--per-host", "3", "--bluesky", "4"),
+        *("--latency-ms", "1", "--sequential-sample", "2"),
+    ],
+}
+
+
+def code_lines() -> Iterator[str]:
+    """Every line of the README's indented code blocks, comments after two spaces dropped."""
+    previous_blank = True
+    in_block = False
+    for line in README.splitlines():
+        if line.startswith("    ") and (previous_blank or in_block):
+            in_block = True
+            yield re.sub(r"\s{2,}# .*$", "", line[4:]).rstrip()
+        elif line.strip():
+            in_block = False
+        previous_blank = not line.strip()
+
+
+def commands() -> list[str]:
+    """The example commands: code lines that start a command and are not the synopsis."""
+    return [
+        line
+        for line in code_lines()
+        if line.startswith(COMMAND_START) and not re.match(r"wmsocial-bot \w+\s+\[", line)
+    ]
+
+
+def synopsis() -> dict[str, str]:
+    """``{command: its synopsis}`` from the README's "Commands" block (continuations joined)."""
+    found: dict[str, str] = {}
+    current = None
+    for line in code_lines():
+        match = re.match(r"wmsocial-bot (\w+)\s+(\[.*)", line)
+        if match:
+            current = match.group(1)
+            found[current] = match.group(2)
+        elif current and line.startswith(" ") and line.strip().startswith("["):
+            found[current] += " " + line.strip()
+        else:
+            current = None
+    return found
+
+
+def cli(*args: str) -> list[str]:
+    """``wmsocial-bot ARGS`` as this interpreter runs it (this checkout's code)."""
+    return [sys.executable, "-m", "wmsocial_bot", *args]
+
+
+def isolated_env(tmp_path: Path) -> dict[str, str]:
+    """No config or state of the machine's user: a fresh home."""
+    env = dict(os.environ)
+    env.pop("WMSOCIAL_BOT_CONFIG", None)
+    env.update(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path), XDG_STATE_HOME=str(tmp_path))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    return env
+
+
+def test_every_readme_command_is_accounted_for() -> None:
+    here = {line for line in commands() if line.startswith((SIMULATOR, CHECK_EXAMPLE))}
+    assert len(here) == 2, "the simulator example is run by test_simulator_example_runs"
+    accounted = here | set(ELSEWHERE) | set(BENCHMARKS)
+    assert set(commands()) <= accounted, set(commands()) - accounted
+    assert accounted <= set(commands()), f"no longer in the README: {accounted - set(commands())}"
+
+
+@pytest.mark.parametrize("command", ["list", "check", "run"])
+def test_synopsis_matches_the_parser(command: str) -> None:
+    written = synopsis()[command]
+    usage = subprocess.run(
+        cli(command, "--help"), capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split("\n\n", 1)[0]
+    options = {o for o in re.findall(r"(?<![\w-])--?[a-z][a-z-]*", usage)} - {"-h"}
+    assert set(re.findall(r"(?<![\w-])--?[a-z][a-z-]*", written)) == options, (written, usage)
+    choices = re.search(r"--format \{([a-z,]+)\}", usage)
+    if choices:
+        assert f"--format {choices.group(1).replace(',', '|')}" in written
+
+
+def test_simulator_example_runs(tmp_path: Path) -> None:
+    simulator, check = (line for line in commands() if line.startswith((SIMULATOR, CHECK_EXAMPLE)))
+    (tmp_path / "tests").symlink_to(REPO / "tests")  # the example's paths are the repository's
+    with socket.socket() as probe:  # the README's port may be taken: any free one will do
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    args = [port if a == "8765" else a for a in shlex.split(simulator.removesuffix("&"))]
+    assert args[:3] == ["python", "-m", "wmsocial_bot.devtools.simulator"]
+    env = isolated_env(tmp_path)
+    server = subprocess.Popen(
+        [sys.executable, *args[1:]],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        assert server.stdout.readline().strip() == f"http://127.0.0.1:{port}"
+        check_args = shlex.split(check)
+        done = subprocess.run(
+            cli(*check_args[1:], "--format", "json", "-q"),
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+        )
+        assert done.returncode == 0, done.stderr
+        statuses = {row["handle"]: row["status"] for row in json.loads(done.stdout)}
+        assert statuses == {
+            "alice@social.example": "ok",
+            "bob@social.example": "moved",
+            "carol@social.example": "suspended",
+            "nobody@social.example": "deleted",
+            "dan.bsky.social": "suspended",
+        }
+        table = subprocess.run(
+            cli(*check_args[1:]), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        )
+        assert table.returncode == 0 and "WebFinger answers 404" in table.stdout, table.stderr
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_onwiki_config_example_is_accepted() -> None:
+    lines = list(code_lines())
+    start = next(i for i, line in enumerate(lines) if line.startswith('{"ignore"'))
+    text = "\n".join(lines[start : start + 2])
+
+    class Page:
+        """The config page as the wiki adapter returns it (only ``read_if_exists`` is used)."""
+
+        def read_if_exists(self, title: str, **_: object) -> SimpleNamespace:
+            return SimpleNamespace(text=text)
+
+    config, onwiki = read_onwiki_config(Page(), "User:WmsocialBot/config.json", Config())  # type: ignore[arg-type]
+    assert onwiki.problem is None
+    assert config.policy.inactive_days == 730
+    assert onwiki.policy.ignore == {"mastodon:someone@example.social", "x:example"}
+
+
+@pytest.mark.parametrize("command", sorted(BENCHMARKS))
+def test_benchmark_examples_run(command: str) -> None:
+    """The benchmark commands, on a small size: they run; their timings are not judged here."""
+    script = REPO / command.split()[1]
+    done = subprocess.run(
+        [sys.executable, str(script), *BENCHMARKS[command]],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -29,6 +29,7 @@ README = (REPO / "README.md").read_text(encoding="utf-8")
 COMMAND_START = ("git ", "scripts/", "bash ", "wmsocial-bot ", "python", ".venv/bin/")
 SIMULATOR = "python -m wmsocial_bot.devtools.simulator"
 CHECK_EXAMPLE = "wmsocial-bot check --wikitext"
+HELP = "wmsocial-bot [COMMAND] "
 # Examples run elsewhere, and where (or why not at all).
 ELSEWHERE = {
     "git clone <the repository's URL> wmsocial-bot && cd wmsocial-bot": (
@@ -102,8 +103,8 @@ def isolated_env(tmp_path: Path) -> dict[str, str]:
 
 
 def test_every_readme_command_is_accounted_for() -> None:
-    here = {line for line in commands() if line.startswith((SIMULATOR, CHECK_EXAMPLE))}
-    assert len(here) == 2, "the simulator example is run by test_simulator_example_runs"
+    here = {line for line in commands() if line.startswith((SIMULATOR, CHECK_EXAMPLE, HELP))}
+    assert len(here) == 3, "run by test_simulator_example_runs and test_help_example_runs"
     accounted = here | set(ELSEWHERE) | set(BENCHMARKS)
     assert set(commands()) <= accounted, set(commands()) - accounted
     assert accounted <= set(commands()), f"no longer in the README: {accounted - set(commands())}"
@@ -116,10 +117,28 @@ def test_synopsis_matches_the_parser(command: str) -> None:
         cli(command, "--help"), capture_output=True, text=True, check=True, timeout=60
     ).stdout.split("\n\n", 1)[0]
     options = {o for o in re.findall(r"(?<![\w-])--?[a-z][a-z-]*", usage)} - {"-h"}
-    assert set(re.findall(r"(?<![\w-])--?[a-z][a-z-]*", written)) == options, (written, usage)
+    # -vv and -qq are -v and -q given twice (counted options)
+    written_options = {
+        re.sub(r"^-(\w)\1+$", r"-\1", o) for o in re.findall(r"(?<![\w-])--?[a-z][a-z-]*", written)
+    }
+    assert written_options == options, (written, usage)
     choices = re.search(r"--format \{([a-z,]+)\}", usage)
     if choices:
         assert f"--format {choices.group(1).replace(',', '|')}" in written
+
+
+def test_help_example_runs() -> None:
+    """``wmsocial-bot [COMMAND] --help  # also -help``: for the program and each command."""
+    (line,) = (c for c in commands() if c.startswith(HELP))
+    assert line == HELP + "--help"
+    for command in ([], ["list"], ["check"], ["run"]):
+        for flag in ("--help", "-help"):
+            done = subprocess.run(cli(*command, flag), capture_output=True, text=True, timeout=60)
+            assert done.returncode == 0 and done.stdout.startswith("usage: wmsocial-bot"), (
+                command,
+                flag,
+                done.stderr,
+            )
 
 
 def test_simulator_example_runs(tmp_path: Path) -> None:

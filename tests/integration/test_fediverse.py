@@ -114,6 +114,16 @@ def test_mastodon_actor_carries_moved_to_and_suspended(fedi: Simulator) -> None:
     assert get(fedi, "noanon.example", "/users/paused", headers=AP).json()["suspended"] is True
 
 
+def test_mastodon_outbox_gives_the_post_count_and_the_newest_public_posts(
+    fedi: Simulator,
+) -> None:
+    outbox = get(fedi, "noanon.example", "/users/stale/outbox", headers=AP).json()
+    assert outbox["type"] == "OrderedCollection" and outbox["totalItems"] == 30
+    page = get(fedi, "noanon.example", "/users/stale/outbox?page=true", headers=AP).json()
+    assert page["orderedItems"][0]["published"] == "2024-02-01T10:00:00Z"
+    assert get(fedi, "lfm.example", "/users/stale/outbox", headers=AP).status_code == 401
+
+
 def test_pleroma_lookup_answers_for_dead_users_but_accounts_id_does_not(fedi: Simulator) -> None:
     api = mastodon_for(fedi, "pleroma.example")
     for name in ("off", "banned", "gone"):

@@ -64,6 +64,7 @@ _ACCOUNT_ID_RE = re.compile(r"^/api/v1/accounts/([^/]+)/?$")
 _STATUSES_RE = re.compile(r"^/api/v1/accounts/([^/]+)/statuses/?$")
 _PROFILE_RE = re.compile(r"^/@([^/@]+)(?:@([^/]+))?(?:/.*)?$")
 _ACTOR_RE = re.compile(r"^/users/([^/]+)/?$")
+_OUTBOX_RE = re.compile(r"^/users/([^/]+)/outbox/?$")
 
 
 # --------------------------------------------------------------------------- identity
@@ -917,11 +918,61 @@ def _actor(req: SimRequest, scenario: Scenario, host: Host, name: str) -> Outcom
     return json_response(200, actor, "application/activity+json; charset=utf-8")
 
 
+def _outbox(req: SimRequest, scenario: Scenario, host: Host, name: str) -> Outcome:
+    """Mastodon's outbox (app/controllers/activitypub/outboxes_controller.rb): the collection
+    gives ``totalItems`` (the post count) and ``first``; ``?page=true`` lists the newest 20
+    public activities, each with its ``published`` time."""
+    account = host.accounts.get(name.lower())
+    if account is None:
+        return json_response(404, {"error": "Record not found"})
+    if is_tombstone(host, account) and is_permanent(account) and host.software == "mastodon":
+        return json_response(410, {"error": "Gone"})
+    actor = actor_uri(host, account)
+    outbox = f"{actor}/outbox"
+    context = "https://www.w3.org/ns/activitystreams"
+    ap_type = "application/activity+json; charset=utf-8"
+    if (req.param("page") or "").lower() not in ("true", "1"):
+        body: dict[str, Any] = {
+            "@context": context,
+            "id": outbox,
+            "type": "OrderedCollection",
+            "totalItems": 0 if is_tombstone(host, account) else account.statuses_count,
+            "first": f"{outbox}?page=true",
+            "last": f"{outbox}?min_id=0&page=true",
+        }
+        return json_response(200, body, ap_type)
+    items = []
+    statuses = [] if is_tombstone(host, account) else sorted(account.statuses, reverse=True)
+    for index, created in enumerate(statuses[:20]):
+        sid = _status_id(created, index)
+        published = parse_time(created).strftime("%Y-%m-%dT%H:%M:%SZ")
+        items.append(
+            {
+                "id": f"{actor}/statuses/{sid}/activity",
+                "type": "Create",
+                "actor": actor,
+                "published": published,
+                "to": ["https://www.w3.org/ns/activitystreams#Public"],
+                "object": {"id": f"{actor}/statuses/{sid}", "type": "Note", "published": published},
+            }
+        )
+    page = {
+        "@context": context,
+        "id": f"{outbox}?page=true",
+        "type": "OrderedCollectionPage",
+        "partOf": outbox,
+        "orderedItems": items,
+    }
+    return json_response(200, page, ap_type)
+
+
 def _limited_federation(req: SimRequest, scenario: Scenario, host: Host) -> Outcome | None:
     """Mastodon in limited-federation mode: pages send visitors to sign in, actors need a
     signature (authorized fetch is implied); WebFinger and nodeinfo answer as usual."""
     if req.path.rstrip("/") == "/auth/sign_in":
         return html_response(200, html_page(f"Log in - {host.title}", "<form></form>"))
+    if req.path.rstrip("/").endswith("/outbox") and _OUTBOX_RE.match(req.path):
+        return json_response(401, {"error": "Request not signed"})
     if _PROFILE_RE.match(req.path) is None and _ACTOR_RE.match(req.path) is None:
         return None
     accept = req.header("accept") or ""
@@ -959,4 +1010,7 @@ def handle_fedi(req: SimRequest, scenario: Scenario, host: Host) -> Outcome | No
     match = _ACTOR_RE.match(path)
     if match is not None:
         return _actor(req, scenario, host, unquote(match.group(1)))
+    match = _OUTBOX_RE.match(path)
+    if match is not None and host.software in ("mastodon", "pleroma", "akkoma"):
+        return _outbox(req, scenario, host, unquote(match.group(1)))
     return None

@@ -704,12 +704,60 @@ class _Fediverse:
                     learned=learned,
                 )
             return self.follow(f"{user}@{host}", host, {"acct": successor}, chain, learned)
+        outbox = actor.get("outbox")
+        total, last = self.outbox(outbox) if isinstance(outbox, str) else (None, None)
+        seen = "WebFinger, the profile page and the ActivityPub actor; the API needs a login"
+        if total == 0:
+            return _Verdict(Status.INACTIVE, f"the account has never posted ({seen})", url=url)
+        if last is not None and self.ctx.is_stale(last):
+            return _Verdict(
+                Status.INACTIVE,
+                f"no public post since {last} (the ActivityPub outbox; {seen})",
+                url=url,
+                last_activity=last,
+            )
+        if last is not None:
+            return _Verdict(
+                Status.OK,
+                f"active; last public post {last} (the ActivityPub outbox; {seen})",
+                url=url,
+                last_activity=last,
+            )
         return _Verdict(
             Status.OK,
-            "the account exists and is not moved or suspended (WebFinger, the profile page and "
-            "the ActivityPub actor); its last post is unknown: the API needs a login",
+            f"the account exists and is not moved or suspended ({seen}); its last post is "
+            "unknown: the outbox shows no public post",
             url=url,
         )
+
+    def outbox(self, href: str) -> tuple[int | None, date | None]:
+        """(total posts, newest public post) from the actor's outbox and its first page.
+
+        Mastodon: ``app/controllers/activitypub/outboxes_controller.rb`` (``totalItems`` is
+        the post count; ``?page=true`` lists the newest public activities).  Only URLs on the
+        actor's own host are followed.
+        """
+        host = urlsplit(href).hostname
+        collection = self.actor(href, kind="OrderedCollection")
+        if collection is None:
+            return None, None
+        total = collection.get("totalItems")
+        first = collection.get("first")
+        page: Mapping[str, Any] | None = first if isinstance(first, Mapping) else None
+        if isinstance(first, str) and urlsplit(first).hostname == host:
+            page = self.actor(first, kind="OrderedCollectionPage")
+        items = page.get("orderedItems") if page else None
+        dates = []
+        for item in items if isinstance(items, list) else []:
+            if isinstance(item, Mapping):
+                inner = item.get("object")
+                when = item.get("published") or (
+                    inner.get("published") if isinstance(inner, Mapping) else None
+                )
+                day = _as_date(when)
+                if day is not None:
+                    dates.append(day)
+        return (total if isinstance(total, int) else None), (max(dates) if dates else None)
 
     def gotosocial(
         self, user: str, host: str, finger_status: int | None, chain: list[str]
@@ -915,14 +963,17 @@ class _Fediverse:
         login = bool(response.history) and final.rstrip("/").endswith(_LOGIN_PATHS)
         return _Page(response.status_code, login_wall=login, text=response.text)
 
-    def actor(self, href: str) -> Mapping[str, Any] | None:
-        """The ActivityPub actor as an unsigned request gets it; None when refused."""
+    def actor(self, href: str, kind: str | None = None) -> Mapping[str, Any] | None:
+        """An ActivityPub object (the actor unless ``kind`` says) as an unsigned request gets
+        it; None when refused or not of that kind."""
         try:
             response = self.net.get(href, headers={"Accept": _ACTIVITY_JSON})
         except (requests.RequestException, NetworkPolicyError):
             return None
         body = _json(response)
-        return body if response.status_code == 200 and body.get("type") else None
+        if response.status_code != 200 or not body.get("type"):
+            return None
+        return body if kind is None or body.get("type") == kind else None
 
     def actor_handle(self, href: str) -> str | None:
         """``user@host`` of the actor at ``href``, from its ``preferredUsername``."""

@@ -526,3 +526,19 @@ def test_a_run_held_by_slow_hosts_records_and_posts_within_its_budget(
         assert recorded[f"mastodon:a@{host}"] == "unverifiable"
     # The budget bounds the checks; the rest is the wiki's part (login, reads, two writes).
     assert done.seconds < budget + 40, done
+
+
+def test_an_account_whose_requests_take_too_long_in_all_is_unreachable(
+    hostile: Hostile, figures: Figures
+) -> None:
+    """The whole-answer deadline is generous (60 s); the account's own (4 s) ends it."""
+    hostile.slow["social.hostile"] = "body"
+    results, seconds = check_timed(
+        [MASTODON], hostile.overrides(), request_deadline=60.0, account_deadline=4.0
+    )
+    figures.fault("slowloris")
+    figures.case("attacks")
+    [found] = results
+    assert found.status == Status.UNREACHABLE, found
+    assert "timed out after 4 s: the checks of one account may take at most 4 s" in found.detail
+    assert seconds < 4.0 + 2.0

@@ -904,7 +904,8 @@ def _actor(req: SimRequest, scenario: Scenario, host: Host, name: str) -> Outcom
             for f in account.fields
         ],
     }
-    if account.moved_to:
+    if account.moved_to and host.software != "pleroma":
+        # Pleroma's actor has alsoKnownAs but no movedTo (activity_pub/views/user_view.ex).
         found = find_account(scenario, account.moved_to)
         if found is not None:
             actor["movedTo"] = actor_uri(*found)

@@ -501,7 +501,12 @@ class _Fediverse:
             return say(Status.INACTIVE, f"no post since {last}")
         if last is None and posts == 0:
             return say(Status.INACTIVE, "the account has never posted")
-        return say(Status.OK, f"active; last post {last}" if last else "the account exists")
+        detail = f"active; last post {last}" if last else "the account exists"
+        if isinstance(data.get("pleroma"), Mapping):
+            # Neither the API view nor the actor of Pleroma names a move
+            # (account_view.ex, activity_pub/views/user_view.ex): say so.
+            detail += " (Pleroma and Akkoma do not show a move to anonymous callers)"
+        return say(Status.OK, detail)
 
     def follow(
         self, handle: str, host: str, moved: Mapping[str, Any], chain: list[str], learned: Identity

@@ -16,6 +16,7 @@ from wmsocial_bot.devtools.sim_scenario import DEFAULT_PDS
 from wmsocial_bot.devtools.simulator import Simulator
 
 DID_WEB_DOMAIN = "nobody.example.com"  # the did:web case's domain: serves no DID document
+PDS_HOST = DEFAULT_PDS.split("://", 1)[1]  # the simulated accounts' PDS
 
 
 class _NotFound(BaseHTTPRequestHandler):
@@ -54,6 +55,7 @@ class ReferenceBackend:
             "pds.reference.test": stack.urls["pdsPublicUrl"],
             DID_WEB_DOMAIN: web,
         }
+        self.urls = {key: stack.urls[key] for key in ("appview", "plc", "pds")}
 
     def setup(self, states: list[str]) -> dict[str, dict[str, Any]]:
         accounts: dict[str, dict[str, Any]] = self.stack.command("setup", states=states)["accounts"]
@@ -87,6 +89,11 @@ class SimulatorBackend:
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
         self.overrides = sim.overrides()
+        self.urls = {
+            "appview": sim.url_for("public.api.bsky.app"),
+            "plc": sim.url_for("plc.directory"),
+            "pds": sim.url_for(PDS_HOST),
+        }
         self.later: list[Callable[[], None]] = []
         now = datetime.now(UTC)
         self.today = _stamp(now - timedelta(minutes=1))
@@ -136,8 +143,9 @@ class SimulatorBackend:
         self.account(did, name, posts)
 
     def state_reposting(self, name: str, did: str) -> None:
+        # Reposts today of an old post of someone else's and of its own old post.
         repost = {"indexed_at": self.today, "kind": "repost", "subject_at": self.long_ago}
-        self.account(did, name, [{"indexed_at": self.long_ago}, repost])
+        self.account(did, name, [{"indexed_at": self.long_ago}, repost, repost])
 
     def state_never_posted(self, name: str, did: str) -> None:
         self.account(did, name, [])
@@ -200,12 +208,11 @@ class SimulatorBackend:
 
 @contextlib.contextmanager
 def simulator(request: pytest.FixtureRequest) -> Iterator[SimulatorBackend]:
-    pds_host = DEFAULT_PDS.split("://", 1)[1]
     scenario = {
         "hosts": {
             "public.api.bsky.app": {"software": "bluesky-appview"},
             "plc.directory": {"software": "plc"},
-            pds_host: {"software": "bluesky-pds"},
+            PDS_HOST: {"software": "bluesky-pds"},
             DID_WEB_DOMAIN: {"software": "web"},
         }
     }

@@ -42,7 +42,7 @@ ELSEWHERE = {
     ".venv/bin/ruff check . && .venv/bin/mypy": ".ci/run runs both",
 }
 BENCHMARKS = {
-    ".venv/bin/python benchmarks/bench_extract.py": [],
+    ".venv/bin/python benchmarks/bench_extract.py": ["--rows", "300", "--repeat", "1"],
     ".venv/bin/python benchmarks/bench_checks.py": [
         *("--hosts", "2", "--per-host", "3", "--bluesky", "4"),
         *("--latency-ms", "1", "--sequential-sample", "2"),

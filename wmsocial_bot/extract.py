@@ -128,6 +128,11 @@ def handle_in_context(platform: str, token: str) -> TextHandle | None:
     return TextHandle(0, len(token), platform, found.handle)
 
 
+def _handle_like(text: str) -> bool:
+    """Cheap test before the cell rules: only ``@name``, a domain or a DID can be a handle."""
+    return "@" in text or "." in text or "did:" in text
+
+
 def platform_named(text: str) -> str | None:
     """The one platform a column header or cell names (``Bluesky``, ``X (Twitter)``)."""
     words = {_PLATFORM_WORDS.get(w.lower()) for w in re.findall(r"[A-Za-z]+", text)} - {None}
@@ -259,7 +264,7 @@ class _Table:
     pending: list[tuple[dict[str, object], int, _Cell]] = field(default_factory=list)
     in_row: bool = False
     headers: dict[int, str] = field(default_factory=dict)
-    occupied: dict[tuple[int, int], _Cell] = field(default_factory=dict)
+    by_row: dict[int, list[_Cell]] = field(default_factory=dict)  # every cell a row spans
 
     def platform_of(self, row: int, cell: _Cell) -> str | None:
         """The platform a cell's column header names, else the one another cell of its row
@@ -269,8 +274,8 @@ class _Table:
             return platform_named(header)
         named = {
             platform_named(other.text)
-            for (r, _col), other in self.occupied.items()
-            if r == row and other is not cell and len(other.text) <= 30
+            for other in self.by_row.get(row, ())
+            if other is not cell and len(other.text) <= 30
         } - {None}
         return named.pop() if len(named) == 1 else None
 
@@ -310,7 +315,9 @@ class _Table:
                         headers.setdefault(cell.col + dc, cell.text)
                 break
         self.headers = headers
-        self.occupied = occupied
+        self.by_row = {}
+        for (r, _col), cell in occupied.items():
+            self.by_row.setdefault(r, []).append(cell)
         width = max((col for (_, col) in occupied), default=-1) + 1
         for record, r, own in self.pending:
             cells: list[tuple[str, str]] = []
@@ -340,9 +347,17 @@ def _headings(text: str) -> list[tuple[int, str | None]]:
     return found
 
 
+_URL_TEMPLATE = re.compile(r"\{\{\s*(?:url2?|plain ?link)\s*\|", re.IGNORECASE)
+
+
 def _inert(markup: str) -> bool:
-    """True when ``markup`` cannot hold an account: no URL and no ``@``. Saves walking it."""
-    return "//" not in markup and "@" not in markup
+    """True when ``markup`` cannot hold an account: no URL, no ``@``, no ``{{URL|...}}`` (whose
+    URL needs no scheme) and no platform label.  Saves walking it."""
+    if "//" in markup or "@" in markup:
+        return False
+    if "{{" in markup and _URL_TEMPLATE.search(markup):
+        return False
+    return not (":" in markup and _LABELLED.search(markup))
 
 
 def _skeleton(node: Node) -> tuple[str, list[tuple[Wikicode, int, int]]]:
@@ -461,7 +476,7 @@ class _Walker:
                 found = len(self.records)
                 cell.text = " ".join(filter(None, (self.walk_segment(s) for s in layout.segments)))
                 cell.text = cell.text[:300]
-                shown = CELL_TOKEN.fullmatch(cell.text)
+                shown = CELL_TOKEN.fullmatch(cell.text) if _handle_like(cell.text) else None
                 if shown and not cell.header and len(self.records) == found:
                     where = self._written(shown["token"], layout.segments)
                     if where is not None:
@@ -490,6 +505,8 @@ class _Walker:
         """Parse and walk ``text[span]``; return its readable text."""
         raw = self.text[span.start : span.end]
         if not _MARKUP.search(raw):
+            if ":" in raw:
+                self.scan_text(raw, span.start)  # "Bluesky: name.bsky.social"
             return _clean(raw)
         code = mwparserfromhell.parse(raw, skip_style_tags=True)
         if not _inert(raw):

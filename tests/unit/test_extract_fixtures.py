@@ -99,3 +99,19 @@ def test_a_tvar_link_label_showing_the_handle_is_not_a_second_account() -> None:
     ):
         (account,) = extract_accounts(text).accounts
         assert account.label == "@wp@chapters.example"
+
+
+def test_realistic_page_read_by_hand_is_found_exactly() -> None:
+    """Recall and no spurious account on a page written, and read, independently of the code.
+
+    ``chapters_and_user_groups.expected.tsv`` lists what a careful reader sees on the page,
+    one line per place, in page order; it was written before the extractor ran on the page.
+    """
+    folder = FIXTURES[0].parent
+    text = (folder / "chapters_and_user_groups.wiki").read_text(encoding="utf-8")
+    lines = (folder / "chapters_and_user_groups.expected.tsv").read_text(encoding="utf-8")
+    expected = [
+        tuple(line.split("\t")) for line in lines.splitlines() if line and line[0] != "#"
+    ]
+    found = [(a.platform, a.handle) for a in extract_accounts(text).accounts]
+    assert found == expected

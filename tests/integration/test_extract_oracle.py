@@ -23,6 +23,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from wmsocial_bot.devtools.testwiki import ApiSession
 from wmsocial_bot.extract import (
@@ -236,5 +238,42 @@ def _difference(wiki: ApiSession, text: str) -> dict[str, object]:
 @pytest.mark.parametrize("page", FIXTURES, ids=[p.stem for p in FIXTURES])
 def test_extractor_finds_what_mediawiki_shows(oracle: ApiSession, page: Path) -> None:
     text = page.read_text(encoding="utf-8")
+    difference = _difference(oracle, text)
+    assert not any(difference.values()), json.dumps(difference, indent=1, ensure_ascii=False)
+
+
+# Realistic pieces of Meta pages, including the hard cases; {n} makes each account distinct.
+PIECES = [
+    "* [https://wikis.world/@user{n} Mastodon]",
+    "* '''X:''' @user{n}",
+    "* Bluesky: user{n}.bsky.social",
+    "* Fediverse: @a{n}@social.example",
+    "[[File:Logo.svg|20px|link=https://x.com/img{n}|X]]",
+    "[https://x.com/com<!-- c -->{n} X]",
+    "Thanks to @everyone and @jan{n} for the help; mail info{n}@example.org.",
+    "<!-- https://x.com/hidden{n} -->",
+    "<includeonly>https://x.com/inc{n}</includeonly>",
+    "<nowiki>https://x.com/nw{n}</nowiki>",
+    '{{| class="wikitable"\n! Chapter !! Bluesky !! X\n|-\n'
+    "| Chapter {n} || u{n}.bsky.social || @user{n}\n|}}",
+    '{{| class="wikitable"\n! Platform !! Account\n|-\n'
+    "| Instagram || @insta{n}\n|-\n| Notes || @note{n}\n|}}",
+    "The feed is at://u{n}.bsky.social and a post at://u{n}.bsky.social/app.bsky.feed.post/3k.",
+    "* {{{{URL|wikis.world/@t{n}}}}} and {{{{URL|www.facebook.com/page{n}}}}}",
+    "[[Social media|https://x.com/label{n}]]",
+    "== Section {n} ==",
+    "<div>https://t.me/channel{n}",
+    "* <span>[https://de.linkedin.com/company/org{n} LinkedIn]",
+    "* [https://bücher.social/@leser{n} Mastodon] and @leser{n}@xn--bcher-kva.social",
+    "<!-- unclosed: https://x.com/after{n}",
+]
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.sampled_from(range(len(PIECES))), min_size=1, max_size=10))
+def test_generated_pages_agree_with_mediawiki(oracle: ApiSession, picks: list[int]) -> None:
+    text = "\n".join(PIECES[p].format(n=i) for i, p in enumerate(picks)) + "\n"
     difference = _difference(oracle, text)
     assert not any(difference.values()), json.dumps(difference, indent=1, ensure_ascii=False)

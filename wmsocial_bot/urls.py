@@ -25,6 +25,7 @@ class UrlParts:
     port: int | None
     segments: tuple[str, ...]  # non-empty path segments, percent-decoded
     query: tuple[tuple[str, str], ...]  # without tracking parameters
+    fragment: str = ""  # percent-decoded; only Twitter's old "#!/name" links need it
 
     def param(self, name: str) -> str | None:
         for key, value in self.query:
@@ -82,4 +83,5 @@ def parse_url(url: str) -> UrlParts | None:
     query = tuple(
         (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)
     )
-    return UrlParts(scheme, strip_alias(raw_host), raw_host, port, segments, query)
+    fragment = unquote(parts.fragment)
+    return UrlParts(scheme, strip_alias(raw_host), raw_host, port, segments, query, fragment)

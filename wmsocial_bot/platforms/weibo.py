@@ -15,6 +15,8 @@ HOSTS = frozenset({"weibo.com", "weibo.cn"})
 
 def normalise(parts: UrlParts) -> str | None:
     segs = parts.segments
+    if len(segs) == 2 and segs[0] == "profile" and segs[1].isdigit():
+        segs = ("u", segs[1])  # the mobile site's profile path (m.weibo.cn/profile/<id>)
     if len(segs) == 2 and segs[0] in ("u", "n") and re.fullmatch(r"\w{1,40}", segs[1]):
         return f"{segs[0]}/{segs[1].lower()}"
     if len(segs) == 1 and re.fullmatch(r"[A-Za-z0-9_]{2,40}", segs[0]):

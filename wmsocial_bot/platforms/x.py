@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from wmsocial_bot.model import Account, CheckResult
@@ -33,6 +34,11 @@ RESERVED = frozenset(
 
 
 def normalise(parts: UrlParts) -> str | None:
+    if not parts.segments and parts.fragment.startswith("!/"):
+        # Twitter's old "hashbang" profile links (https://twitter.com/#!/name, 2010-2012),
+        # still on older pages: twitter.com sends them to /name.
+        hashbang = tuple(s for s in parts.fragment[2:].split("?")[0].split("/") if s)
+        parts = dataclasses.replace(parts, segments=hashbang)
     return first_segment_user(
         parts,
         pattern=r"[A-Za-z0-9_]{1,15}",

@@ -17,7 +17,7 @@ from types import ModuleType
 
 from wmsocial_bot.model import Account, CheckResult, Identity, Status
 from wmsocial_bot.net import Net
-from wmsocial_bot.platforms import MODULES
+from wmsocial_bot.platforms import MODULES, bluesky
 from wmsocial_bot.platforms.common import CheckContext, result
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,9 @@ def check_accounts(
     """
     unique: dict[str, Account] = {}
     for account in accounts:
-        unique.setdefault(account.key, account)
+        kept = unique.setdefault(account.key, account)
+        if _shows_handle(account) and not _shows_handle(kept):
+            unique[account.key] = account  # a DID link's label that can be out of date
     by_platform: dict[str, list[Account]] = {}
     for account in unique.values():
         by_platform.setdefault(account.platform, []).append(account)
@@ -58,6 +60,15 @@ def check_accounts(
         found[a.key] if found[a.key].account is a else replace(found[a.key], account=a)
         for a in accounts
     ]
+
+
+def _shows_handle(account: Account) -> bool:
+    """A Bluesky DID link whose label shows a handle: the place whose label is checked."""
+    return (
+        account.platform == bluesky.NAME
+        and bluesky.is_did(account.handle)
+        and bluesky.label_handle(account.label) is not None
+    )
 
 
 def _check_platform(

@@ -44,6 +44,12 @@ def test_a_did_link_labelled_with_an_old_handle_is_renamed(sim: Simulator) -> No
     assert labelled.status == Status.RENAMED, labelled.detail
     assert labelled.new_handle == "alice.bsky.social"
     assert "@alice-old.bsky.social" in labelled.detail
+    # Whichever place comes first: the place whose label shows a handle is the one checked.
+    plain_first = "\n".join(reversed(PAGE.splitlines()[1:]))
+    results = check_accounts(
+        extract_accounts(plain_first).accounts, net, now=datetime(2026, 7, 1), inactive_days=365
+    )
+    assert [r.status for r in results] == [Status.RENAMED, Status.RENAMED]
     for label in ("Our chapter on Bluesky", "@alice.bsky.social", "@Alice.bsky.social"):
         found = check(f"* [https://bsky.app/profile/{ALICE} {label}]\n")
         assert found.status == Status.OK, f"{label!r}: {found.detail}"

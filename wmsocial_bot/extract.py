@@ -188,9 +188,11 @@ def extract_accounts(text: str) -> Extraction:
     """
     text = text.replace("\x00", "\ufffd")  # see parse_page
     hidden = hidden_ranges(text)
-    # Hidden text is blanked (offsets kept), except closed comments, which mwparserfromhell
-    # reads itself: MediaWiki removes them before reading links, so a link may run across one.
-    text = _blank(text, [span for span in hidden if not _closed_comment(text, span)])
+    # What MediaWiki never shows and mwparserfromhell would read (an unclosed comment, which
+    # runs to the end, and <includeonly>) is blanked, offsets kept.  Closed comments and
+    # <nowiki>-like tags are read by mwparserfromhell itself: a link may run across a comment,
+    # and a <nowiki> tag's text is shown (a cell's or label's text keeps it).
+    text = _blank(text, [span for span in hidden if _never_shown(text, span)])
     tables = scan_tables(text, hidden)
     walker = _Walker(text)
     walker.walk(parse_page(_blank(text, [t.span for t in tables if t.parent is None])), 0)
@@ -204,8 +206,11 @@ def hidden_ranges(text: str) -> list[Span]:
     return [Span(m.start(), m.end()) for m in _HIDDEN.finditer(text)]
 
 
-def _closed_comment(text: str, span: Span) -> bool:
-    return text.startswith("<!--", span.start) and text.endswith("-->", span.start, span.end)
+def _never_shown(text: str, span: Span) -> bool:
+    """An unclosed comment or an ``<includeonly>`` part (see ``_HIDDEN``)."""
+    if text.startswith("<!--", span.start):
+        return not text.endswith("-->", span.start, span.end)
+    return text[span.start : span.start + 12].lower() == "<includeonly"
 
 
 def _blank(text: str, spans: list[Span]) -> str:

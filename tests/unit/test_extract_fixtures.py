@@ -115,3 +115,14 @@ def test_realistic_page_read_by_hand_is_found_exactly() -> None:
     ]
     found = [(a.platform, a.handle) for a in extract_accounts(text).accounts]
     assert found == expected
+
+
+def test_what_nowiki_shows_stays_in_labels_and_cells_and_includeonly_is_hidden() -> None:
+    text = (
+        '{| class="wikitable"\n! Owner !! Account\n|-\n'
+        "| <nowiki>[[Owner]]</nowiki> || [https://x.com/a <nowiki>[[x]]</nowiki>]\n|}\n"
+        "<includeonly>https://x.com/hidden</includeonly>\n"
+    )
+    (account,) = extract_accounts(text).accounts
+    assert account.label == "<nowiki>[[x]]</nowiki>"
+    assert dict(account.cells) == {"Owner": "[[Owner]]"}

@@ -163,7 +163,8 @@ def run(args: argparse.Namespace, base: str, data: dict[str, Any], latency: floa
         else:
             print(f"  check stage wall time: {wall:.2f} s")
         print(f"  requests per Mastodon account: {mastodon_requests / n_mastodon:.3f} (goal 1.0)")
-        goal = "1.05" if label == "first run" else "0.1"
+        # Every run reads every feed: an unchanged postsCount proves nothing (docs/platforms.md).
+        goal = "1.05"
         print(
             f"  requests per Bluesky account: {bluesky_requests / n_bluesky:.3f} (goal <= {goal})"
         )

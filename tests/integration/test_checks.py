@@ -251,3 +251,15 @@ def test_plc_failure_is_not_blamed_on_the_appviews_answer(sim: Simulator) -> Non
     assert found.status == Status.UNREACHABLE
     assert found.detail.startswith("the PLC directory could not be asked")
     assert "BadRequestError" not in found.detail and "Profile not found" not in found.detail
+
+
+@pytest.mark.parametrize("pds", ["http://127.0.0.1:9", "http://169.254.169.254", "file:///etc"])
+def test_pds_named_by_a_did_document_is_asked_only_through_the_guard(
+    sim: Simulator, pds: str
+) -> None:
+    # Anyone can publish a DID document: its PDS address is as untrusted as a link on the page.
+    sim.update_bluesky("did:plc:eveaaaaaaaaaaaaaaaaaaaaa", pds=pds)
+    (found,) = run_checks(sim, ["https://bsky.app/profile/did:plc:eveaaaaaaaaaaaaaaaaaaaaa"])
+    assert found.status == Status.UNVERIFIABLE, found.detail
+    assert "could not be asked: refused" in found.detail or "names no PDS" in found.detail
+    assert sim.count(path_prefix="/xrpc/com.atproto.sync.getRepoStatus") == 0

@@ -189,6 +189,23 @@ def test_simulator_example_runs(tmp_path: Path) -> None:
         server.wait(timeout=10)
 
 
+def test_the_module_table_names_every_module() -> None:
+    """The README's architecture table lists each module of the package, and no gone one."""
+    package = REPO / "wmsocial_bot"
+    modules = {
+        path.name + ("/" if path.is_dir() else "")
+        for path in package.iterdir()
+        if (path.suffix == ".py" and path.name != "__init__.py")
+        or (path.is_dir() and (path / "__init__.py").exists())
+    }
+    named = set()
+    for row in re.findall(r"^\| (`wmsocial_bot/[^|]*)\|", README, flags=re.M):
+        for name in re.findall(r"`([^`]+)`", row):
+            named.add(name.removeprefix("wmsocial_bot/"))
+    assert modules <= named, f"not in the README's module table: {sorted(modules - named)}"
+    assert named <= modules, f"in the table but not in the package: {sorted(named - modules)}"
+
+
 def test_onwiki_config_example_is_accepted() -> None:
     lines = list(code_lines())
     start = next(i for i, line in enumerate(lines) if line.startswith('{"ignore"'))

@@ -114,10 +114,10 @@ class ReferenceStack:
     # -- the Node driver -------------------------------------------------------------------
 
     def start(self) -> dict[str, str]:
-        reason = missing()
-        if reason:
-            raise StackError(reason)
         try:
+            reason = missing()
+            if reason:
+                raise StackError(reason)
             self._start_postgres()
             env = {
                 **os.environ,

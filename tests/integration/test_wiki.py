@@ -66,6 +66,18 @@ def test_read_missing_page_is_a_wiki_error(bot_wiki: Wiki, title: str) -> None:
     assert not bot_wiki.exists(title)
 
 
+def test_edit_texts_gives_the_text_before_and_at_a_revision(
+    bot_wiki: Wiki, human: ApiSession, title: str
+) -> None:
+    first = human.edit(title, "one")
+    second = human.edit(title, "two")
+    human.edit(title, "three")
+    assert bot_wiki.edit_texts(second) == ("one", "two")
+    assert bot_wiki.edit_texts(first) == ("", "one"), "a page's first revision has no parent"
+    with pytest.raises(WikiError, match="revision"):
+        bot_wiki.edit_texts(10**9)
+
+
 def test_read_refuses_non_wikitext(bot_wiki: Wiki, human: ApiSession) -> None:
     human.edit("User:Admin/settings.json", '{"a": 1}')
     with pytest.raises(WikiError, match="content model 'json'"):

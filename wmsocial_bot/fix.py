@@ -12,7 +12,9 @@ Rules (tested in ``tests/unit/test_fix.py``):
 * The written form is kept: a URL becomes ``fix.new_url`` (schemeless stays schemeless,
   protocol-relative stays protocol-relative); a Bluesky profile URL or ``at://`` URI keeps
   everything but the handle; a text handle ``@user@host`` (or ``acct:user@host``) becomes
-  ``@newuser@newhost``.
+  ``@newuser@newhost``; a Bluesky handle written as text whose context gives its platform
+  (``Bluesky: name.bsky.social``, a Bluesky column, ``at://name``) becomes the new handle,
+  with or without its ``@`` as written.
 * A label changes only where it shows the old handle: ``@user@host``, ``user@host``,
   ``@user``, ``@handle.bsky.social``, ``handle.bsky.social``, the bare name when it is the
   whole label, or the account's URL when it is the whole label.  "Our Mastodon" stays.
@@ -203,7 +205,9 @@ def _plan(
                 shown_fix = dataclasses.replace(fix, old_handle=str(shown))
                 edits.extend(_label_edits(text, account, shown_fix, hidden, link_spans))
             continue
-        if account.url is None:
+        if account.url is None and account.source == "context":
+            new, key = _new_context_handle(written, fix)
+        elif account.url is None:
             new, key = _new_text_handle(written, fix)
         else:
             new, key = _new_link(written, fix, _in_positional_param(text, account))
@@ -288,6 +292,23 @@ def _in_positional_param(text: str, account: Account) -> bool:
         return False
     bar = text.rfind("|", 0, account.span.start)
     return bar >= 0 and "=" not in text[bar + 1 : account.span.start]
+
+
+def _new_context_handle(written: str, fix: Fix) -> tuple[str, str]:
+    """A Bluesky handle whose platform its context gives (``Bluesky: name.bsky.social``, a
+    Bluesky column, ``at://name``): the new handle, written the same way."""
+    if fix.platform != bluesky.NAME or bluesky.is_did(fix.new_handle):
+        raise _Refused(f"cannot rewrite the {fix.platform} handle {written!r} written as text")
+    match = _AT_URI.fullmatch(written)
+    if match:
+        new = match["pre"] + match["at"] + fix.new_handle + match["rest"]
+        found = bluesky.normalise_at_uri(new)
+    else:
+        new = ("@" if written.startswith("@") else "") + fix.new_handle
+        found = bluesky.normalise_actor(fix.new_handle)
+    if found != fix.new_handle:
+        raise _Refused(f"the new handle {new!r} does not name {fix.new_handle}")
+    return new, f"{bluesky.NAME}:{found}"
 
 
 def _new_text_handle(written: str, fix: Fix) -> tuple[str, str]:

@@ -70,6 +70,9 @@ class NetworkConfig:
     max_per_host: int = 4
     retries: int = 3
     max_wait: float = 60.0
+    # The part of a host's advertised rate-limit budget (per window) this bot may use: every
+    # tool on Toolforge leaves through one address, which Mastodon counts as one client.
+    host_budget_share: float = 1 / 3
     # Whole-time bounds (``timeout`` is per socket read: a host sending a byte every few
     # seconds never hits it).  The defaults leave the daily job (jobs.yaml: 3600 s) 20 minutes
     # to record the results and write to the wiki after the checks' budget is spent.
@@ -247,6 +250,7 @@ _CHECKS: dict[str, dict[str, Check]] = {
         "max_per_host": _whole(1, 64),
         "retries": _whole(0, 10),
         "max_wait": _seconds(3_600.0),
+        "host_budget_share": _share,
         "request_deadline": _seconds(3_600.0),
         "account_deadline": _seconds(86_400.0),
         "run_budget": _seconds(86_400.0),

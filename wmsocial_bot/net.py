@@ -39,6 +39,7 @@ import email.utils
 import heapq
 import ipaddress
 import itertools
+import math
 import re
 import socket
 import threading
@@ -112,7 +113,16 @@ class BudgetSpent(TimedOut):
     """The run's ``network.run_budget`` is spent: nothing more is asked in this run."""
 
 
+class ShareSpent(TimedOut):
+    """The bot's share of a host's rate-limit budget is spent for longer than it may wait.
+
+    Not the host's fault and no evidence about any account: the account is left for the next
+    run (``in_time`` makes it ``unverifiable`` with this sentence, whatever a checker said).
+    """
+
+
 NOT_CHECKED = "not checked: the run's time budget ran out"
+NOT_CHECKED_PREFIX = "not checked: "  # every sentence of an account left for the next run
 
 # Failures worth another try; HostDown, RateLimited and TimedOut are deliberately not among them.
 TRANSIENT_ERRORS = (requests.ConnectionError, requests.Timeout, httpx.TransportError)
@@ -291,6 +301,42 @@ def rate_limit_hints(headers: Mapping[str, str], now: float) -> tuple[int | None
     return remaining, wait
 
 
+def advertised_limit(headers: Mapping[str, str]) -> tuple[int | None, float | None]:
+    """(requests per window, window length in seconds when stated) from the server's headers.
+
+    ``X-RateLimit-Limit`` (Mastodon, from Rack::Attack's throttle data) or ``RateLimit-Limit``
+    (the IETF draft; Bluesky), and the window from ``RateLimit-Policy: 300;w=300``.
+    """
+    limit = None
+    for name in ("x-ratelimit-limit", "ratelimit-limit"):
+        raw = headers.get(name)
+        if raw is not None:
+            with suppress(ValueError):
+                limit = int(float(raw.split(",")[0].split(";")[0]))
+            break
+    window = None
+    policy = headers.get("ratelimit-policy")
+    if policy is not None:
+        found = re.search(r";\s*w\s*=\s*([0-9.]+)", policy)
+        if found is not None:
+            with suppress(ValueError):
+                window = float(found.group(1))
+    return (limit if limit is not None and limit > 0 else None), window
+
+
+def _server_time(headers: Mapping[str, str]) -> float:
+    """The host's own clock (its ``Date``), against which its reset times are meant.
+
+    A host whose clock is off by minutes still says when its window ends; ``Date`` has whole
+    seconds, so the window is taken up to a second longer than it is, never shorter.
+    """
+    raw = headers.get("date")
+    if raw:
+        with suppress(TypeError, ValueError, IndexError, OverflowError):
+            return email.utils.parsedate_to_datetime(raw).timestamp()
+    return time.time()
+
+
 @dataclass
 class _Gate:
     """Admission to one host: an adaptive concurrency limit, pacing and a circuit breaker."""
@@ -307,6 +353,13 @@ class _Gate:
     answered: int = 0  # answers in all
     waiting: int = 0  # requests queued for this host: its share of the remaining work
     down: str | None = None
+    # The bot's share of the host's advertised budget (``network.host_budget_share``).
+    advertised: int | None = None  # the host's limit per window, as its headers say
+    budget: int | None = None  # how many of them this bot may use per window
+    window_end: float | None = None  # when the host's current window ends (our clock)
+    period: float = 0.0  # the window's length, as far as seen (the longest reset seen)
+    used: int = 0  # our requests admitted in the current window
+    next_start: float = 0.0  # the share's pacing: the next request starts no earlier
     cond: threading.Condition = field(default_factory=threading.Condition)
 
 
@@ -496,13 +549,80 @@ class Net:
                     delay = gate.not_before - now
                     if delay > self.config.max_wait:
                         raise RateLimited(f"{host} asks us to wait {delay:.0f} s (rate limit)")
+                    share_delay = self._share_delay(gate, now)
+                    if share_delay > 0 and (
+                        share_delay > self.config.max_wait or now + share_delay >= until
+                    ):
+                        raise self._share_spent(host, gate)
+                    delay = max(delay, share_delay)
                     if gate.active < gate.limit and delay <= 0:
                         gate.active += 1
+                        self._take_share(gate, now)
                         return gate
                     wait = delay if gate.active < gate.limit else until - now
                     gate.cond.wait(timeout=min(wait, until - now))
             finally:
                 gate.waiting -= 1
+
+    def _roll_window(self, gate: _Gate, now: float) -> None:
+        """Start the host's next window once the current one has ended: the share is whole."""
+        if gate.window_end is None or now < gate.window_end:
+            return
+        if gate.period > 0:
+            missed = (now - gate.window_end) // gate.period + 1
+            gate.window_end += missed * gate.period
+        else:
+            gate.window_end = None  # the next answer says when this window ends
+        gate.used = 0
+        gate.next_start = 0.0
+
+    def _share_delay(self, gate: _Gate, now: float) -> float:
+        """Seconds until the bot's share of the host's budget allows one more request."""
+        self._roll_window(gate, now)
+        if gate.budget is None or gate.window_end is None:
+            return 0.0  # nothing advertised (yet): the per-host limit alone applies
+        if gate.used >= gate.budget:
+            return gate.window_end - now  # the share of this window is spent
+        return gate.next_start - now
+
+    def _take_share(self, gate: _Gate, now: float) -> None:
+        """Count one request against the share; pace the rest evenly over the window."""
+        gate.used += 1
+        if gate.budget is None or gate.window_end is None:
+            return
+        left = gate.budget - gate.used
+        gap = (gate.window_end - now) / (left + 1) if left > 0 else 0.0
+        gate.next_start = max(gate.next_start, now + gap)
+
+    def _share_spent(self, host: str, gate: _Gate) -> ShareSpent:
+        exc = ShareSpent(
+            f"{NOT_CHECKED_PREFIX}the bot's share of {host}'s rate limit "
+            f"({gate.budget} of {gate.advertised} requests per window) is used up for now; "
+            "left for the next run"
+        )
+        self.stats["left for the next window's share"] += 1
+        clock = _ACCOUNT.get()
+        if clock is not None and clock.cut is None:
+            clock.cut = exc
+        return exc
+
+    def _learn_budget(self, gate: _Gate, headers: Mapping[str, str], now: float) -> None:
+        """The host's advertised budget and window, from one answer's headers."""
+        limit, window = advertised_limit(headers)
+        _remaining, wait = rate_limit_hints(headers, _server_time(headers))
+        if limit is None or wait is None or wait <= 0:
+            return
+        gate.advertised = limit
+        gate.budget = max(1, math.floor(limit * self.config.host_budget_share + 1e-9))
+        gate.period = max(gate.period, window or 0.0, wait)
+        end = now + wait
+        if gate.window_end is None:
+            gate.window_end = end
+        elif end > gate.window_end + 1.0:
+            # The host's window ended before we thought: what is in flight counts in the new one.
+            gate.window_end = end
+            gate.used = gate.active
+            gate.next_start = 0.0
 
     @contextmanager
     def _connection(self, host: str, until: float) -> Iterator[None]:
@@ -553,6 +673,8 @@ class Net:
                     gate.down = f"{gate.failures} server errors in a row"
                     self.stats["hosts given up"] += 1
                 remaining, wait = rate_limit_hints(reply.headers, time.time())
+                if reply.status_code != 429:
+                    self._learn_budget(gate, reply.headers, now)
                 gate.answered += 1
                 gate.refused += int(reply.status_code == 429)
                 gate.refusals = gate.refusals + 1 if reply.status_code == 429 else 0

@@ -16,7 +16,15 @@ import requests
 
 from wmsocial_bot.errors import NetworkPolicyError
 from wmsocial_bot.model import Account, CheckResult, Identity, Status
-from wmsocial_bot.net import NOT_CHECKED, BudgetSpent, Net, ResponseTooLarge, TimedOut
+from wmsocial_bot.net import (
+    NOT_CHECKED,
+    NOT_CHECKED_PREFIX,
+    BudgetSpent,
+    Net,
+    ResponseTooLarge,
+    ShareSpent,
+    TimedOut,
+)
 from wmsocial_bot.urls import UrlParts
 
 log = logging.getLogger(__name__)
@@ -127,15 +135,24 @@ class CheckContext:
 def in_time(found: CheckResult, cut: TimedOut | None) -> CheckResult:
     """A result whose requests a deadline cut, as the deadline's sentence says.
 
-    The run's budget cut the check short: "not checked", whatever the checker made of the
-    rest (it is never evidence).  A slow host or account: the checker's non-verdict keeps its
-    status, and the detail says what timed out; a verdict reached without the cut request
-    stands (checkers never take a timeout for evidence).
+    The run's budget or the bot's share of a host's rate limit cut the check short: "not
+    checked", whatever the checker made of the rest (it is never evidence, and never
+    ``unreachable``: the host did nothing wrong).  The same for a non-verdict whose detail
+    carries such a sentence from a request made outside the account's clock (a Bluesky batch).
+    A slow host or account: the checker's non-verdict keeps its status, and the detail says
+    what timed out; a verdict reached without the cut request stands (checkers never take a
+    timeout for evidence).
     """
     if cut is None:
+        skipped = found.detail.find(NOT_CHECKED_PREFIX)
+        if skipped >= 0 and found.status in (Status.UNREACHABLE, Status.UNVERIFIABLE):
+            detail = found.detail[skipped:].rstrip(")")
+            return result(found.account, Status.UNVERIFIABLE, detail)
         return found
     if isinstance(cut, BudgetSpent):
         return result(found.account, Status.UNVERIFIABLE, NOT_CHECKED)
+    if isinstance(cut, ShareSpent):
+        return result(found.account, Status.UNVERIFIABLE, str(cut))
     if found.status in (Status.UNREACHABLE, Status.UNVERIFIABLE) and "timed out" not in (
         found.detail
     ):

@@ -99,7 +99,14 @@ _LABELLED = re.compile(
     rf"(?<![\w@.\-])(?P<label>{_LABEL_NAMES})(?:\s*\([^()\n]{{0,30}}\))?'{{0,5}}[ \t]*"
     rf"(?P<colon>:[ \t]*'{{0,5}}[ \t]*)(?P<token>{_TOKEN})(?![\w@\-/]|\.[A-Za-z0-9])"
 )
-CELL_TOKEN = re.compile(rf"\s*(?P<token>{_TOKEN})\s*")
+# A label that ends its text node: the handle may follow after inline tags (X: <b>@name</b>).
+_LABEL_AT_END = re.compile(
+    rf"(?<![\w@.\-])(?P<label>{_LABEL_NAMES})(?:\s*\([^()\n]{{0,30}}\))?'{{0,5}}[ \t]*"
+    rf"(?P<colon>:[ \t]*'{{0,5}}[ \t]*)\Z"
+)
+_LEADING_TOKEN = re.compile(rf"[ \t]*(?P<token>{_TOKEN})(?![\w@\-/]|\.[A-Za-z0-9])")
+_ONLY_TAGS = re.compile(r"(?:[ \t]|<[A-Za-z][^<>]*>|'{2,5})*")
+CELL_TOKEN = re.compile(rf"\s*'{{0,5}}(?P<token>{_TOKEN})'{{0,5}}\s*")  # bold or italic too
 _AT_URI = re.compile(r"(?<![\w/.:])at://[^\s\[\]<>\"{}|]+")
 
 
@@ -433,6 +440,7 @@ class _Walker:
         self.cell: tuple[_Table, int, _Cell] | None = None
         self.template_depth = 0
         self.labels: list[Span] = []  # labels of <tvar> links, which are plain text to the parser
+        self.pending_label: tuple[str, int, bool] | None = None  # platform, end, spaced colon
         self._newlines = [m.start() for m in re.finditer("\n", text)]
 
     # -- traversal -------------------------------------------------------------------------
@@ -561,7 +569,7 @@ class _Walker:
             length = self.visit_children(tag, start, contents_only)
             self.cell = saved_cell
             return length
-        if _inert(str(tag)):
+        if _inert(str(tag)) and self.pending_label is None:
             return len(str(tag))
         return self.visit_children(tag, start, contents_only)
 
@@ -622,9 +630,11 @@ class _Walker:
             stripped = param.strip()
             at = start + offset + param.index(stripped) if stripped else start
             if stripped.startswith("link="):
-                value = stripped[len("link=") :]
+                raw_value = stripped[len("link=") :]
+                value = raw_value.lstrip()  # MediaWiki trims it ("link= https://...")
                 if re.match(r"(?i)(?:https?:)?//", value):
-                    span = Span(at + len("link="), at + len(stripped))
+                    value_at = at + len("link=") + len(raw_value) - len(value)
+                    span = Span(value_at, value_at + len(value))
                     self.add_url(value, value, span, None, None, "image")
             elif not stripped.startswith("alt=") and not _inert(stripped):
                 self.walk(mwparserfromhell.parse(param, skip_style_tags=True), start + offset)
@@ -670,6 +680,13 @@ class _Walker:
         return match.group(2), label
 
     def scan_text(self, value: str, start: int) -> None:
+        if self.pending_label is not None:
+            self.label_across_tags(value, start)
+        if ":" in value:
+            ending = _LABEL_AT_END.search(value)
+            if ending is not None:
+                platform = _PLATFORM_WORDS[ending["label"].lower()]
+                self.pending_label = (platform, start + len(value), ending["colon"] != ":")
         for labelled in labelled_handles(value):
             span = Span(start + labelled.start, start + labelled.end)
             self.add(labelled.platform, labelled.handle, None, span, None, None, "context")
@@ -683,6 +700,25 @@ class _Walker:
             if any(label.start <= span.start < label.end for label in self.labels[-4:]):
                 continue
             self.add(mastodon.NAME, handle, None, span, None, None, "text")
+
+    def label_across_tags(self, value: str, start: int) -> None:
+        """``X: <span>@name</span>``: a label ended the text before, only inline tags between."""
+        assert self.pending_label is not None
+        platform, end, spaced = self.pending_label
+        self.pending_label = None
+        if start < end or not _ONLY_TAGS.fullmatch(self.text, end, start):
+            return
+        match = _LEADING_TOKEN.match(value)
+        if match is None:
+            return
+        token = match["token"]
+        shown = re.sub(r"<[^<>]*>|'", "", self.text[end:start])
+        if not token.startswith("@") and not (spaced or shown.strip(" \t") != shown):
+            return  # a bare handle needs a space after the colon, as in labelled_handles
+        handle = handle_in_context(platform, token)
+        if handle is not None:
+            span = Span(start + match.start("token"), start + match.end("token"))
+            self.add(platform, handle.handle, None, span, None, None, "context")
 
     # -- recording -------------------------------------------------------------------------
 

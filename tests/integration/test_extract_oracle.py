@@ -142,7 +142,7 @@ class _Shown(HTMLParser):
             self.cells.pop()
 
     def handle_data(self, data: str) -> None:
-        self.text.append(data if self.depth == 0 else " ")
+        self.text.append(data if self.depth == 0 else " [link] ")  # a link is not a handle
         if self.cells and self.cells[-1] is not None and self.depth == 0:
             self.cells[-1].parts.append(data)
 
@@ -246,6 +246,8 @@ def test_extractor_finds_what_mediawiki_shows(oracle: ApiSession, page: Path) ->
 PIECES = [
     "* [https://wikis.world/@user{n} Mastodon]",
     "* '''X:''' @user{n}",
+    "* X: <span>@span{n}</span> · Bluesky: <b>b{n}.bsky.social</b>",
+    "* Bluesky:<b>t{n}.bsky.social</b> (no space: not a label)",
     "* Bluesky: user{n}.bsky.social",
     "* Fediverse: @a{n}@social.example",
     "[[File:Logo.svg|20px|link=https://x.com/img{n}|X]]",

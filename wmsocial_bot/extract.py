@@ -96,15 +96,17 @@ _PROFILE_URL = {
 _LABEL_NAMES = r"X|Twitter|Bluesky|BlueSky|Instagram|Threads|TikTok|Tiktok|Telegram|YouTube|Youtube"
 _TOKEN = r"@?[A-Za-z0-9_](?:[A-Za-z0-9_.\-]*[A-Za-z0-9_])?|did:plc:[a-z2-7]{24}"
 _LABELLED = re.compile(
-    rf"(?<![\w@.\-])(?P<label>{_LABEL_NAMES})(?:\s*\([^()\n]{{0,30}}\))?'{{0,5}}[ \t]*"
-    rf"(?P<colon>:[ \t]*'{{0,5}}[ \t]*)(?P<token>{_TOKEN})(?![\w@\-/]|\.[A-Za-z0-9])"
+    rf"(?<![\w@.\-])(?P<label>{_LABEL_NAMES})(?:\s*\([^()\n]{{0,30}}\))?'{{0,5}}[ \t\u00a0]*"
+    rf"(?P<colon>:[ \t\u00a0]*'{{0,5}}[ \t\u00a0]*)(?P<token>{_TOKEN})(?![\w@\-/]|\.[A-Za-z0-9])"
 )
+# MediaWiki shows "Bluesky : x" with a no-break space before the colon (French spacing:
+# includes/parser/Sanitizer.php armorFrenchSpaces), so a label may be followed by one.
 # A label that ends its text node: the handle may follow after inline tags (X: <b>@name</b>).
 _LABEL_AT_END = re.compile(
-    rf"(?<![\w@.\-])(?P<label>{_LABEL_NAMES})(?:\s*\([^()\n]{{0,30}}\))?'{{0,5}}[ \t]*"
-    rf"(?P<colon>:[ \t]*'{{0,5}}[ \t]*)\Z"
+    rf"(?<![\w@.\-])(?P<label>{_LABEL_NAMES})(?:\s*\([^()\n]{{0,30}}\))?'{{0,5}}[ \t\u00a0]*"
+    rf"(?P<colon>:[ \t\u00a0]*'{{0,5}}[ \t\u00a0]*)\Z"
 )
-_LEADING_TOKEN = re.compile(rf"[ \t]*(?P<token>{_TOKEN})(?![\w@\-/]|\.[A-Za-z0-9])")
+_LEADING_TOKEN = re.compile(rf"[ \t\u00a0]*(?P<token>{_TOKEN})(?![\w@\-/]|\.[A-Za-z0-9])")
 _ONLY_TAGS = re.compile(r"(?:[ \t]|<[A-Za-z][^<>]*>|'{2,5})*")
 CELL_TOKEN = re.compile(rf"\s*'{{0,5}}(?P<token>{_TOKEN})'{{0,5}}\s*")  # bold or italic too
 _AT_URI = re.compile(r"(?<![\w/.:])at://[^\s\[\]<>\"{}|]+")

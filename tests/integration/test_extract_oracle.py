@@ -249,6 +249,7 @@ PIECES = [
     "* X: <span>@span{n}</span> · Bluesky: <b>b{n}.bsky.social</b>",
     "* Bluesky:<b>t{n}.bsky.social</b> (no space: not a label)",
     "* Bluesky: user{n}.bsky.social",
+    "* Bluesky : french{n}.bsky.social",
     "* Fediverse: @a{n}@social.example",
     "[[File:Logo.svg|20px|link=https://x.com/img{n}|X]]",
     "[https://x.com/com<!-- c -->{n} X]",

@@ -22,6 +22,8 @@ from types import SimpleNamespace
 import pytest
 
 from wmsocial_bot.config import Config
+from wmsocial_bot.devtools.simulator import Simulator
+from wmsocial_bot.devtools.testwiki import ApiSession, LocalWiki
 from wmsocial_bot.run import read_onwiki_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -187,6 +189,51 @@ def test_simulator_example_runs(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.mark.wiki
+def test_look_first_examples_run_on_the_local_wiki(
+    local_wiki: LocalWiki, human: ApiSession, sim: Simulator, tmp_path: Path
+) -> None:
+    """ "Look first": list, check and run --dry-run, on a local "Social media" page."""
+    examples = re.findall(r"`(wmsocial-bot (?:list|check|run)\b[^`]*)`", README)
+    assert examples == [
+        "wmsocial-bot list",
+        'wmsocial-bot check --page "Social media"',
+        "wmsocial-bot run --dry-run",
+    ]
+    page = (REPO / "tests" / "fixtures" / "simulator-page.wiki").read_text(encoding="utf-8")
+    human.edit("Social media", page)
+    before = human.revision("Social media")
+    config = tmp_path / "config.toml"
+    lines = [
+        '[bot]\ncontact = "https://example.org/contact"',
+        '[wiki]\npage = "Social media"',
+        f"[state]\npath = {json.dumps(str(tmp_path / 'state.sqlite3'))}",
+        "[endpoints]",
+        *[f"{json.dumps(host)} = {json.dumps(url)}" for host, url in sim.overrides().items()],
+    ]
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    env = {**isolated_env(tmp_path), **local_wiki.env(), "WMSOCIAL_BOT_CONFIG": str(config)}
+    out = []
+    for example in examples:
+        done = subprocess.run(
+            cli(*shlex.split(example)[1:]),
+            capture_output=True,
+            text=True,
+            timeout=180,
+            env=env,
+            cwd=tmp_path,
+            stdin=subprocess.DEVNULL,
+        )
+        assert done.returncode == 0, (example, done.stderr)
+        out.append(done.stdout)
+    listed, checked, dry_run = out
+    assert "alice@social.example" in listed
+    assert "deleted" in checked and "suspended" in checked
+    assert "[[Social media]]: 5 accounts" in dry_run
+    assert "waiting for confirmation: mastodon:nobody@social.example" in dry_run, "3 sightings"
+    assert human.revision("Social media") == before, "--dry-run writes nothing"
 
 
 def test_the_module_table_names_every_module() -> None:

@@ -1,9 +1,11 @@
 """Every example in the README runs, so that the README cannot drift from the code (issue 18).
 
 Each command line in the README's indented blocks is either run here, offline (the platform
-simulator on loopback, no wiki needed), or listed in ``ELSEWHERE`` with the test or the CI step
-that runs it, or why nothing can.  A new example in neither place fails
-:func:`test_every_readme_command_is_accounted_for`; the synopsis is compared with the parser.
+simulator on loopback), or listed in ``ELSEWHERE`` with the test or the CI step that runs it,
+or why nothing can.  A new example in neither place fails
+:func:`test_every_readme_command_is_accounted_for`.  Also: the synopsis is compared with the
+parser, the "Look first" commands run against the local MediaWiki, the on-wiki config example
+is accepted, and the module table names every module.
 """
 
 from __future__ import annotations

@@ -733,7 +733,7 @@ class _Walker:
         label_span: Span | None,
         source: str,
     ) -> None:
-        found = identify_url(_COMMENT.sub("", url).strip())
+        found = identify_url((_COMMENT.sub("", url) if "<!--" in url else url).strip())
         if found is not None:
             self.add(found.platform, found.handle, written, span, label, label_span, source)
 

@@ -76,7 +76,8 @@ def parse_url(url: str) -> UrlParts | None:
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         return None
-    raw_host = ascii_host(unquote(parts.hostname or "")) or ""
+    hostname = parts.hostname or ""
+    raw_host = ascii_host(unquote(hostname) if "%" in hostname else hostname) or ""
     if not raw_host or not re.fullmatch(r"[a-z0-9.\-\[\]:]+", raw_host):
         return None
     segments = tuple(unquote(s) for s in parts.path.split("/") if s)

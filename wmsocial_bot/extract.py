@@ -106,6 +106,11 @@ _LABEL_AT_END = re.compile(
     rf"(?<![\w@.\-])(?P<label>{_LABEL_NAMES})(?:\s*\([^()\n]{{0,30}}\))?'{{0,5}}[ \t\u00a0]*"
     rf"(?P<colon>:[ \t\u00a0]*'{{0,5}}[ \t\u00a0]*)\Z"
 )
+# More handles after a labelled one: "X: @wmde, @wmde_presse and @wmde_events".
+_MORE_HANDLES = re.compile(
+    r"[ \t\u00a0]*(?:,|/|&|\band\b|\bor\b)[ \t\u00a0]*"
+    r"(?P<token>@[A-Za-z0-9_](?:[A-Za-z0-9_.\-]*[A-Za-z0-9_])?)(?![\w@\-/]|\.[A-Za-z0-9])"
+)
 _LEADING_TOKEN = re.compile(rf"[ \t\u00a0]*(?P<token>{_TOKEN})(?![\w@\-/]|\.[A-Za-z0-9])")
 _ONLY_TAGS = re.compile(r"(?:[ \t]|<[A-Za-z][^<>]*>|'{2,5})*")
 CELL_TOKEN = re.compile(rf"\s*'{{0,5}}(?P<token>{_TOKEN})'{{0,5}}\s*")  # bold or italic too
@@ -148,6 +153,18 @@ def platform_named(text: str) -> str | None:
     return words.pop() if len(words) == 1 else None
 
 
+def _more_handles(text: str, pos: int, platform: str) -> list[TextHandle]:
+    """The ``, @name`` list that may follow a labelled handle, all on the same platform."""
+    more = []
+    while (match := _MORE_HANDLES.match(text, pos)) is not None:
+        handle = handle_in_context(platform, match["token"])
+        if handle is None:
+            break
+        more.append(replace(handle, start=match.start("token"), end=match.end("token")))
+        pos = match.end()
+    return more
+
+
 def labelled_handles(text: str) -> list[TextHandle]:
     """``X: @name``-style handles and ``at://`` account URIs in ``text``."""
     found = []
@@ -159,6 +176,7 @@ def labelled_handles(text: str) -> list[TextHandle]:
             handle = handle_in_context(platform, match["token"])
             if handle is not None:
                 found.append(replace(handle, start=match.start("token"), end=match.end("token")))
+                found.extend(_more_handles(text, match.end(), platform))
     if "at://" in text:
         for match in _AT_URI.finditer(text):
             uri = match.group().rstrip(".,;:!?)'")

@@ -250,6 +250,7 @@ PIECES = [
     "* Bluesky:<b>t{n}.bsky.social</b> (no space: not a label)",
     "* Bluesky: user{n}.bsky.social",
     "* Bluesky : french{n}.bsky.social",
+    "* Twitter: @l{n}, @m{n} and @n{n} · @o{n}",
     "* Fediverse: @a{n}@social.example",
     "[[File:Logo.svg|20px|link=https://x.com/img{n}|X]]",
     "[https://x.com/com<!-- c -->{n} X]",

@@ -66,7 +66,7 @@ class NetworkConfig:
     timeout: float = 15.0
     max_response_bytes: int = 2_000_000
     max_redirects: int = 5
-    max_connections: int = 32
+    max_connections: int = 192  # 40 hosts x 4 in flight, plus the Bluesky AppView
     max_per_host: int = 4
     retries: int = 3
     max_wait: float = 60.0

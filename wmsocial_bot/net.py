@@ -40,10 +40,12 @@ import heapq
 import ipaddress
 import itertools
 import math
+import os
 import re
 import socket
 import threading
 import time
+import urllib.request
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
@@ -799,6 +801,14 @@ class Net:
             session.max_redirects = self.config.max_redirects
             session.headers["User-Agent"] = self.user_agent("requests", requests.__version__)
             session.headers["Accept-Encoding"] = ACCEPT_ENCODING
+            if not urllib.request.getproxies():
+                # No proxy is configured: requests would still read the environment (proxies,
+                # .netrc, CA bundle) again for every request, a good part of its CPU per request.
+                # Never .netrc: its credentials are not for hosts named on a wiki page.
+                session.trust_env = False
+                bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+                if bundle:
+                    session.verify = bundle
             self._session = session
         return self._session
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import threading
@@ -344,23 +345,24 @@ class _Fediverse:
     # -- the Mastodon API ----------------------------------------------------------------
 
     def client(self, host: str) -> Any:
-        from importlib.metadata import version
-
         from mastodon import Mastodon
 
         with self._lock:
             client = self._clients.get(host)
-            if client is None:
-                client = Mastodon(
-                    api_base_url=f"https://{host}",
-                    request_timeout=self.net.config.timeout,
-                    ratelimit_method="throw",
-                    version_check_mode="none",
-                    user_agent=self.net.user_agent("Mastodon.py", version("Mastodon.py")),
-                    session=self.net.requests_session(),
-                )
-                self._clients[host] = client
-        return client
+        if client is not None:
+            return client
+        # Built outside the lock (it takes milliseconds): the workers of other hosts go on.
+        # Two workers may build one for the same host; the first one stored is kept.
+        built = Mastodon(
+            api_base_url=f"https://{host}",
+            request_timeout=self.net.config.timeout,
+            ratelimit_method="throw",
+            version_check_mode="none",
+            user_agent=self.net.user_agent("Mastodon.py", _mastodon_py_version()),
+            session=self.net.requests_session(),
+        )
+        with self._lock:
+            return self._clients.setdefault(host, built)
 
     def lookup(self, user: str, host: str) -> _Answer:
         """``GET /api/v1/accounts/lookup``."""
@@ -1047,3 +1049,11 @@ def _json(response: requests.Response) -> dict[str, Any]:
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
+
+
+@functools.cache
+def _mastodon_py_version() -> str:
+    """Mastodon.py's version, for the User-Agent (a metadata lookup scans sys.path: once)."""
+    from importlib.metadata import version
+
+    return version("Mastodon.py")

@@ -246,9 +246,12 @@ def _blank(text: str, spans: list[Span]) -> str:
         return text
     pieces = []
     prev = 0
-    for span in spans:
-        pieces.append(text[prev : span.start])
-        pieces.append(re.sub(r"[^\n]", " ", text[span.start : span.end]))
+    for span in sorted(spans):
+        if span.end <= prev:
+            continue  # inside a span already blanked (a table nested in another)
+        start = max(span.start, prev)
+        pieces.append(text[prev:start])
+        pieces.append(re.sub(r"[^\n]", " ", text[start : span.end]))
         prev = span.end
     pieces.append(text[prev:])
     return "".join(pieces)
@@ -295,6 +298,8 @@ class _Table:
     rows: list[list[_Cell]] = field(default_factory=list)
     pending: list[tuple[dict[str, object], int, _Cell]] = field(default_factory=list)
     in_row: bool = False
+    # Cells that hold nothing but a handle: (row, cell, where it is written, the handle).
+    candidates: list[tuple[int, _Cell, Span, str]] = field(default_factory=list)
     headers: dict[int, str] = field(default_factory=dict)
     by_row: dict[int, list[_Cell]] = field(default_factory=dict)  # every cell a row spans
 
@@ -515,16 +520,24 @@ class _Walker:
                     if where is not None:
                         candidates.append((len(grid.rows), cell, where, shown["token"]))
             grid.add_row(cells)
-        grid.resolve()
-        if candidates:
-            for row_index, cell, span, written in candidates:
-                platform = grid.platform_of(row_index, cell)
-                in_column = handle_in_context(platform, written) if platform else None
-                if in_column is not None:
-                    self.cell = (grid, row_index, cell)
-                    self.add(platform or "", in_column.handle, None, span, None, None, "context")
-            grid.resolve()
+        grid.candidates = candidates
+        self.resolve_table(grid)
         self.cell = saved_cell
+
+    def resolve_table(self, grid: _Table) -> None:
+        """Lay the table out; then a handle alone in a cell is read by its column or row."""
+        grid.resolve()
+        if not grid.candidates:
+            return
+        saved_cell = self.cell
+        for row_index, cell, span, written in grid.candidates:
+            platform = grid.platform_of(row_index, cell)
+            in_column = handle_in_context(platform, written) if platform else None
+            if in_column is not None:
+                self.cell = (grid, row_index, cell)
+                self.add(platform or "", in_column.handle, None, span, None, None, "context")
+        self.cell = saved_cell
+        grid.resolve()
 
     def _written(self, token: str, segments: list[Span]) -> Span | None:
         """Where ``token`` is written in a cell's source, if it is there as it is shown."""
@@ -565,7 +578,7 @@ class _Walker:
             length = self.visit_children(tag, start, contents_only)
             self.cell = saved_cell
             self.tables.pop()
-            table.resolve()
+            self.resolve_table(table)
             return length
         if self.tables and name == "tr":
             self.tables[-1].new_row()
@@ -583,11 +596,19 @@ class _Walker:
                 _int_attr(tag, "rowspan"),
             )
             row = table.add_cell(cell)
+            found = len(self.records)
             if _inert(str(tag.contents)):
-                return len(str(tag))
-            saved_cell, self.cell = self.cell, (table, row, cell)
-            length = self.visit_children(tag, start, contents_only)
-            self.cell = saved_cell
+                length = len(str(tag))
+            else:
+                saved_cell, self.cell = self.cell, (table, row, cell)
+                length = self.visit_children(tag, start, contents_only)
+                self.cell = saved_cell
+            shown = CELL_TOKEN.fullmatch(cell.text) if _handle_like(cell.text) else None
+            if shown and not cell.header and len(self.records) == found:
+                opened = self.text.find(">", start, start + length) + 1  # after <td ...>
+                where = self._written(shown["token"], [Span(opened or start, start + length)])
+                if where is not None:
+                    table.candidates.append((row, cell, where, shown["token"]))
             return length
         if _inert(str(tag)) and self.pending_label is None:
             return len(str(tag))

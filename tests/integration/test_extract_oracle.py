@@ -250,6 +250,8 @@ PIECES = [
     "* Bluesky:<b>t{n}.bsky.social</b> (no space: not a label)",
     "* Bluesky: user{n}.bsky.social",
     "* Bluesky : french{n}.bsky.social",
+    "<table>\n<tr><th>Group</th><th>Bluesky</th></tr>\n<tr><td>G{n}</td><td>h{n}.bsky.social</td></tr>\n</table>",
+    "{{|\n{{|\n|}}\n[https://x.com/nested{n} X]\n|}}",
     "* Twitter: @l{n}, @m{n} and @n{n} · @o{n}",
     "* Fediverse: @a{n}@social.example",
     "[[File:Logo.svg|20px|link=https://x.com/img{n}|X]]",

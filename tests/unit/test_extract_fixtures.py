@@ -126,3 +126,19 @@ def test_what_nowiki_shows_stays_in_labels_and_cells_and_includeonly_is_hidden()
     (account,) = extract_accounts(text).accounts
     assert account.label == "<nowiki>[[x]]</nowiki>"
     assert dict(account.cells) == {"Owner": "[[Owner]]"}
+
+
+def test_a_table_opened_inside_a_table_before_its_rows_lists_nothing_twice() -> None:
+    text = "{|\n{|\n\n|}\n[https://x.com/once X]\n"
+    assert [a.handle for a in extract_accounts(text).accounts] == ["once"]
+
+
+def test_a_handle_alone_in_an_html_table_column_is_read_by_its_header() -> None:
+    text = (
+        "<table>\n<tr><th>Chapter</th><th>Bluesky</th></tr>\n"
+        '<tr><td>WMDE</td><td title="old.bsky.social">wikimedia.de</td></tr>\n</table>\n'
+    )
+    (account,) = extract_accounts(text).accounts
+    found = (account.platform, account.handle, account.source)
+    assert found == ("bluesky", "wikimedia.de", "context")
+    assert text[account.span.start : account.span.end] == "wikimedia.de"

@@ -108,3 +108,35 @@ def test_accounts_beyond_the_share_are_left_for_the_next_run_never_unreachable()
         # decide: no evidence, so a streak of bad results is neither started nor broken.
         previous = Streak("deleted", NOW, NOW, 2)
         assert next_streak(previous, found.status, NOW) == previous
+
+
+def test_a_paced_host_holds_a_few_workers_never_all_of_them() -> None:
+    # busy.example is paced by its share (10 per 6 s, about one request a second once its
+    # headers are known); other.example answers at once.  The 9 workers (max_connections 1,
+    # plus 8) must not all wait on the busy host's accounts while other.example's wait.
+    data = scenario(14, limit=30, window_s=6.0)
+    data["hosts"]["other.example"] = {
+        "software": "mastodon",
+        "accounts": {
+            f"user{i}": {"state": "ok", "last_status_at": "2026-11-01", "statuses_count": 3}
+            for i in range(20)
+        },
+        "latency_ms": 20,
+    }
+    links = [
+        f"* https://{host}/@user{i}\n"
+        for i in range(20)
+        for host in (HOST, "other.example")
+        if host != HOST or i < 14
+    ]
+    with Simulator(data) as sim:
+        net = Net(NetworkConfig(timeout=5.0, max_connections=1), sim.overrides())
+        results = check_accounts(extract_accounts("".join(links)).accounts, net, now=NOW)
+        log = sorted(sim.log, key=lambda r: r.started)
+    assert all(r.status == Status.OK for r in results), [r.detail for r in results]
+    busy = [r.started for r in log if r.host == HOST]
+    other = [r.started for r in log if r.host == "other.example"]
+    assert len(busy) == 14 and len(other) == 20
+    # The busy host's first paced request (its 6th) comes about a second in: every account
+    # of the other host is asked before it.
+    assert max(other) < busy[5], "other.example waited behind busy.example's pacing"

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from queue import SimpleQueue
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
@@ -63,19 +65,6 @@ def first_segment_user(
     return first.lower()
 
 
-def round_robin(items: Iterable[T], group_of: Callable[[T], str]) -> list[T]:
-    """One item from each group in turn: a, b, c, a, b, c, a, ... (stable within groups)."""
-    groups: dict[str, list[T]] = {}
-    for item in items:
-        groups.setdefault(group_of(item), []).append(item)
-    out: list[T] = []
-    queues = list(groups.values())
-    depth = max((len(q) for q in queues), default=0)
-    for level in range(depth):
-        out.extend(q[level] for q in queues if level < len(q))
-    return out
-
-
 @dataclass(frozen=True)
 class CheckContext:
     """Everything a checker may use: the network, the clock, the policy and what we know."""
@@ -100,8 +89,11 @@ class CheckContext:
     ) -> list[CheckResult]:
         """``check`` every account concurrently; a bug costs one account, not the run.
 
-        With ``host_of``, the accounts are taken round-robin by host, so that the workers are
-        not all queued behind one host's connection limit while other hosts sit idle.
+        With ``host_of``, at most ``max_per_host`` accounts of one host are checked at a time
+        (the longest queues start first): a host that is slow, or paced by its rate-limit
+        share, holds that many workers, never all of them, and an account's clock
+        (``account_deadline``) starts when its host can take it, not while it waits behind
+        the host's other accounts.
         """
 
         def guarded(account: Account) -> CheckResult:
@@ -121,9 +113,46 @@ class CheckContext:
         items = list(accounts)
         if host_of is None:
             return self.map(guarded, items)
-        order = round_robin(range(len(items)), lambda i: host_of(items[i]))
-        done = dict(zip(order, self.map(guarded, [items[i] for i in order]), strict=True))
-        return [done[i] for i in range(len(items))]
+        return self._per_host(guarded, items, host_of)
+
+    def _per_host(
+        self,
+        check: Callable[[Account], CheckResult],
+        items: list[Account],
+        host_of: Callable[[Account], str],
+    ) -> list[CheckResult]:
+        """``check`` every item, at most ``max_per_host`` of one host at a time.
+
+        Only this thread hands out work: a finished check's host gets its next account, so
+        no callback ever starts another (a host of thousands could not recurse that deep).
+        """
+        queues: dict[str, deque[int]] = {}
+        for index, item in enumerate(items):
+            queues.setdefault(host_of(item), deque()).append(index)
+        finished: SimpleQueue[tuple[str, int, Future[CheckResult]]] = SimpleQueue()
+
+        def start(host: str, index: int) -> None:
+            future = self.executor.submit(check, items[index])
+            future.add_done_callback(lambda f: finished.put((host, index, f)))
+
+        per_host = max(1, self.net.config.max_per_host)
+        longest_first = sorted(queues, key=lambda h: -len(queues[h]))
+        for _ in range(per_host):
+            for host in longest_first:
+                if queues[host]:
+                    start(host, queues[host].popleft())
+        found: list[CheckResult | None] = [None] * len(items)
+        for _ in items:
+            host, index, future = finished.get()
+            try:
+                found[index] = future.result()
+            except Exception:  # check is guarded; this is only a last line of defence
+                log.exception("checking %s failed", items[index].key)
+                detail = "the check failed with an internal error (see the log)"
+                found[index] = result(items[index], Status.UNVERIFIABLE, detail)
+            if queues[host]:
+                start(host, queues[host].popleft())
+        return [item for item in found if item is not None]
 
     def is_stale(self, last: date | datetime | None) -> bool:
         if last is None:

@@ -514,11 +514,9 @@ class _Walker:
                 found = len(self.records)
                 cell.text = " ".join(filter(None, (self.walk_segment(s) for s in layout.segments)))
                 cell.text = cell.text[:300]
-                shown = CELL_TOKEN.fullmatch(cell.text) if _handle_like(cell.text) else None
-                if shown and not cell.header and len(self.records) == found:
-                    where = self._written(shown["token"], layout.segments)
-                    if where is not None:
-                        candidates.append((len(grid.rows), cell, where, shown["token"]))
+                candidate = self._cell_handle(cell, found, layout.segments)
+                if candidate is not None:
+                    candidates.append((len(grid.rows), cell, *candidate))
             grid.add_row(cells)
         grid.candidates = candidates
         self.resolve_table(grid)
@@ -538,6 +536,17 @@ class _Walker:
                 self.add(platform or "", in_column.handle, None, span, None, None, "context")
         self.cell = saved_cell
         grid.resolve()
+
+    def _cell_handle(
+        self, cell: _Cell, found: int, segments: list[Span]
+    ) -> tuple[Span, str] | None:
+        """(where, handle) when a data cell shows nothing but a handle and no account was found
+        in it (records beyond ``found``); its column or row decides the platform later."""
+        if cell.header or len(self.records) != found or not _handle_like(cell.text):
+            return None
+        shown = CELL_TOKEN.fullmatch(cell.text)
+        where = self._written(shown["token"], segments) if shown else None
+        return (where, shown["token"]) if shown and where else None
 
     def _written(self, token: str, segments: list[Span]) -> Span | None:
         """Where ``token`` is written in a cell's source, if it is there as it is shown."""
@@ -603,12 +612,10 @@ class _Walker:
                 saved_cell, self.cell = self.cell, (table, row, cell)
                 length = self.visit_children(tag, start, contents_only)
                 self.cell = saved_cell
-            shown = CELL_TOKEN.fullmatch(cell.text) if _handle_like(cell.text) else None
-            if shown and not cell.header and len(self.records) == found:
-                opened = self.text.find(">", start, start + length) + 1  # after <td ...>
-                where = self._written(shown["token"], [Span(opened or start, start + length)])
-                if where is not None:
-                    table.candidates.append((row, cell, where, shown["token"]))
+            opened = self.text.find(">", start, start + length) + 1  # after <td ...>
+            candidate = self._cell_handle(cell, found, [Span(opened or start, start + length)])
+            if candidate is not None:
+                table.candidates.append((row, cell, *candidate))
             return length
         if _inert(str(tag)) and self.pending_label is None:
             return len(str(tag))

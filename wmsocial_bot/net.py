@@ -420,9 +420,11 @@ class Net:
         }
         self.contact = contact or "contact unset: see README"
         self.resolver = resolver
-        self._slots = threading.Condition()
-        self._in_use = 0
-        self._queued: Counter[str] = Counter()  # hosts waiting for a connection slot
+        self._slots = threading.Lock()
+        self._in_use = 0  # connection slots taken, or handed to a waiting host
+        self._queued: Counter[str] = Counter()  # requests waiting for a slot, per host
+        self._granted: Counter[str] = Counter()  # slots handed to a host, not yet taken
+        self._turns: dict[str, threading.Condition] = {}  # each host's waiters, on _slots
         self._gates: dict[str, _Gate] = {}
         self._lock = threading.Lock()
         self._session: requests.Session | None = None
@@ -630,43 +632,53 @@ class Net:
     def _connection(self, host: str, until: float) -> Iterator[None]:
         """One of the global connection slots.
 
-        When slots are short, the host with the longest queue goes first: it is the one that
-        decides when the whole run ends (longest remaining work first), so a host with one
-        account left never starves a host with hundreds.
+        A free slot is taken at once.  When none is free, a finished request hands its slot
+        to the host with the longest queue: it is the one that decides when the whole run
+        ends (longest remaining work first), so a host with one account left never starves
+        a host with hundreds.  Only that host's waiters are woken, not every waiting thread.
         """
         with self._slots:
-            self._queued[host] += 1
-            try:
-                while self._in_use >= self.config.max_connections or (
-                    len(self._queued) > 1 and host != self._longest_queue()
-                ):
-                    left = until - self.clock()
-                    if left <= 0:
-                        raise self._late(host, until)
-                    self._slots.wait(timeout=left)
+            if self._in_use < self.config.max_connections:
                 self._in_use += 1
-            finally:
-                self._queued[host] -= 1
-                if not self._queued[host]:
-                    del self._queued[host]
-                # Another slot may be free for the next host in line (or, after a deadline,
-                # the line itself changed).
-                self._slots.notify_all()
+            else:
+                self._wait_for_slot(host, until)
         try:
             yield
         finally:
             with self._slots:
-                self._in_use -= 1
-                self._slots.notify_all()
+                self._hand_on()
 
-    def _longest_queue(self) -> str:
-        """The waiting host with the most requests queued (called with ``_slots`` held).
+    def _wait_for_slot(self, host: str, until: float) -> None:
+        """Wait (``_slots`` held) until a slot is handed to ``host``, or ``until``."""
+        turn = self._turns.get(host)
+        if turn is None:
+            turn = self._turns[host] = threading.Condition(self._slots)
+        self._queued[host] += 1
+        try:
+            while not self._granted[host]:
+                left = until - self.clock()
+                if left <= 0:
+                    raise self._late(host, until)
+                turn.wait(timeout=left)
+            self._granted[host] -= 1  # the slot handed over is ours (still counted in use)
+        finally:
+            self._queued[host] -= 1
+            if not self._queued[host]:
+                del self._queued[host]
+            if self._granted[host] > self._queued[host]:
+                self._granted[host] -= 1  # handed to us as we gave up: the next host's
+                self._hand_on()
 
-        Only when several hosts wait: a free slot with no one else waiting is taken at once,
-        so that a run on hundreds of hosts does not pay for a scan on every request.
-        """
+    def _hand_on(self) -> None:
+        """A slot is free (``_slots`` held): to the longest queue's host, or back to the pool."""
         gates = self._gates  # every queued host has its gate (``_admit`` made it)
-        return max(self._queued, key=lambda h: gates[h].waiting if h in gates else 0)
+        waiting = [h for h, n in self._queued.items() if n > self._granted[h]]
+        if not waiting:
+            self._in_use -= 1
+            return
+        host = max(waiting, key=lambda h: gates[h].waiting if h in gates else 0)
+        self._granted[host] += 1
+        self._turns[host].notify()
 
     def _settle(self, host: str, gate: _Gate, reply: _Reply | None, failed: bool) -> None:
         """Learn from one answer (or failure) of ``host``: pacing, throttling, breaker."""

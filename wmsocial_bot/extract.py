@@ -55,7 +55,7 @@ _HIDDEN = re.compile(
     re.DOTALL | re.IGNORECASE,
 )
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
-_TRAILING_COMMENTS = re.compile(r"(?:<!--.*?-->)+\Z", re.DOTALL)
+_TRAILING_COMMENTS = re.compile(r"(?:<!--(?:(?!-->).)*-->)+\Z", re.DOTALL)
 # Image links: [[File:x.png|...|link=URL|caption]] (Meta's content language is English, so
 # File: and its alias Image:).  A leading colon makes an ordinary link to the file page.
 _IMAGE_TITLE = re.compile(r"\s*(?:file|image)\s*:", re.IGNORECASE)

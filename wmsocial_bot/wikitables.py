@@ -16,7 +16,16 @@ from wmsocial_bot.model import Span
 
 _OPEN = re.compile(r"[ \t]*:*[ \t]*\{\|")
 _SPAN_ATTR = re.compile(r"""\b(colspan|rowspan)\s*=\s*["']?\s*(\d+)""", re.IGNORECASE)
-_TOKENS = {sep: re.compile(r"\[\[|\]\]|\{\{|\}\}|" + re.escape(sep)) for sep in ("||", "!!", "|")}
+# An HTML tag is matched whole, so that a separator inside its attributes is no cut: MediaWiki
+# sanitises tags (a "|" in an attribute becomes "&#124;") before it lays out tables
+# (includes/parser/Parser.php internalParse: internalRemoveHtmlTags, then handleTables).  A bar
+# may be written {{!}}, which the preprocessor turns into "|" before tables are laid out.
+_BAR = r"(?:\||\{\{!\}\})"
+_SEPARATORS = {"||": _BAR + _BAR, "!!": "!!", "|": _BAR}
+_TOKENS = {
+    sep: re.compile(rf"(?P<sep>{pattern})|<[A-Za-z][^<>]*>|\[\[|\]\]|\{{\{{|\}}\}}")
+    for sep, pattern in _SEPARATORS.items()
+}
 _MAX_SPAN = 1000  # bigger rowspan/colspan values are typos, not layout
 
 
@@ -50,25 +59,27 @@ class Table:
         return cell
 
 
-def _split_outside_markup(line: str, separator: str) -> list[int]:
-    """Offsets in ``line`` where ``separator`` occurs outside ``[[..]]`` and ``{{..}}``."""
-    if "[[" not in line and "{{" not in line:
+def _split_outside_markup(line: str, separator: str) -> list[tuple[int, int]]:
+    """(start, end) of each ``separator`` in ``line`` outside ``[[..]]``, ``{{..}}`` and the
+    attributes of an HTML tag (``{{!}}`` counts as a bar)."""
+    if "[[" not in line and "{{" not in line and "<" not in line:
         cuts = []
         i = line.find(separator)
         while i >= 0:
-            cuts.append(i)
+            cuts.append((i, i + len(separator)))
             i = line.find(separator, i + len(separator))
         return cuts
     cuts = []
     depth = 0
     for match in _TOKENS[separator].finditer(line):
         token = match.group()
-        if token in ("[[", "{{"):
+        if match["sep"] is not None:
+            if depth == 0:
+                cuts.append((match.start(), match.end()))
+        elif token in ("[[", "{{"):
             depth += 1
         elif token in ("]]", "}}"):
             depth = max(0, depth - 1)
-        elif depth == 0:
-            cuts.append(match.start())
     return cuts
 
 
@@ -164,9 +175,11 @@ def _read_cells(table: Table, text: str, start: int, end: int, *, header: bool) 
         cuts = sorted(cuts + _split_outside_markup(line, "!!"))
     bounds = []
     prev = 0
-    for cut in cuts:
-        bounds.append((prev, cut))
-        prev = cut + 2
+    for cut_start, cut_end in cuts:
+        if cut_start < prev:
+            continue  # "!!" inside a "||" already cut
+        bounds.append((prev, cut_start))
+        prev = cut_end
     bounds.append((prev, len(line)))
     cell = table.new_cell(header)
     for index, (lo, hi) in enumerate(bounds):
@@ -175,8 +188,8 @@ def _read_cells(table: Table, text: str, start: int, end: int, *, header: bool) 
         piece = line[lo:hi]
         bar = _split_outside_markup(piece, "|")
         content_lo = lo
-        if bar and _looks_like_attributes(piece[: bar[0]]):
-            cell.colspan, cell.rowspan = _span_values(piece[: bar[0]])
-            content_lo = lo + bar[0] + 1
+        if bar and _looks_like_attributes(piece[: bar[0][0]]):
+            cell.colspan, cell.rowspan = _span_values(piece[: bar[0][0]])
+            content_lo = lo + bar[0][1]
         cell.segments.append(Span(body_start + content_lo, body_start + hi))
     return cell

@@ -32,3 +32,9 @@ def test_a_comment_inside_a_link_is_read_as_mediawiki_reads_it_and_never_lost() 
     result = apply_fixes(text, [FIX])
     assert result.text == text, "the fix would drop the comment: it is refused, not made"
     assert result.skipped
+
+
+def test_only_comments_that_end_the_link_are_cut_off_its_span() -> None:
+    text = "https://old.example/@a<!--T:1-->@a@old.example<!--T:1-->"
+    # MediaWiki reads https://old.example/@a@a@old.example: no account.
+    assert extract_accounts(text).accounts == ()

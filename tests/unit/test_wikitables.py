@@ -42,3 +42,15 @@ def test_header_and_data_cells_with_attributes() -> None:
     (table,) = scan_tables(text, [])
     assert [(c.header, c.colspan, c.rowspan) for c in table.rows[1]] == [(False, 2, 3)]
     assert _cells(text)[0] == ["Owner", "Account"]
+
+
+def test_bars_inside_html_attributes_do_not_split_cells() -> None:
+    # MediaWiki sanitises tags ("|" in an attribute becomes &#124;) before laying out tables.
+    text = '{|\n|-\n| <span title="a||b">x</span> || <span style="c|d">y</span>\n|}\n'
+    assert _cells(text) == [['<span title="a||b">x</span>', '<span style="c|d">y</span>']]
+
+
+def test_the_bar_magic_word_is_a_bar() -> None:
+    # {{!}} becomes "|" in the preprocessor, before tables are laid out.
+    text = '{|\n|-\n| style="x" {{!}} a {{!}}{{!}} b || {{small|c{{!}}d}}\n|}\n'
+    assert _cells(text) == [["a", "b", "{{small|c{{!}}d}}"]]

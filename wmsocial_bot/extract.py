@@ -55,6 +55,7 @@ _HIDDEN = re.compile(
     re.DOTALL | re.IGNORECASE,
 )
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_URL_END_ENTITY = re.compile(r"&(?:nbsp|#160|#x0*a0|lt|gt);", re.IGNORECASE)
 _TRAILING_COMMENTS = re.compile(r"(?:<!--(?:(?!-->).)*-->)+\Z", re.DOTALL)
 # Image links: [[File:x.png|...|link=URL|caption]] (Meta's content language is English, so
 # File: and its alias Image:).  A leading colon makes an ordinary link to the file page.
@@ -700,6 +701,10 @@ class _Walker:
         # mwparserfromhell keeps a comment that ends the URL in it; MediaWiki removes it.  The
         # span stops before it, so that a fix of the link keeps the comment.
         url = _TRAILING_COMMENTS.sub("", url)
+        if not link.brackets and "&" in url:
+            # A free link ends where a no-break space or an escaped < or > starts, as MediaWiki
+            # reads it (mwparserfromhell keeps "&nbsp;more" in the URL).
+            url = _URL_END_ENTITY.split(url, maxsplit=1)[0]
         span = Span(url_start, url_start + len(url))
         label: str | None = None
         label_span: Span | None = None

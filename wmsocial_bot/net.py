@@ -627,6 +627,8 @@ class Net:
             gate.window_end = end
             gate.used = gate.active
             gate.next_start = 0.0
+        elif end < gate.window_end - 1.0:
+            gate.window_end = end  # the same window ends sooner than we thought (no drift)
 
     @contextmanager
     def _connection(self, host: str, until: float) -> Iterator[None]:

@@ -6,7 +6,7 @@ import pytest
 
 from wmsocial_bot.config import NetworkConfig
 from wmsocial_bot.errors import NetworkPolicyError
-from wmsocial_bot.net import Net, refusal_reason
+from wmsocial_bot.net import Net, advertised_limit, refusal_reason
 
 
 def net(**resolved: list[str]) -> Net:
@@ -98,3 +98,14 @@ def test_the_decoder_stops_at_the_cap(wbits: int) -> None:
     assert _BoundedDecoder(coding, 5000, "h").feed(data) == b"x" * 5000
     with pytest.raises(ResponseTooLarge):
         _BoundedDecoder(coding, 4999, "h").feed(data)
+
+
+def test_advertised_limit_reads_mastodon_and_ietf_headers() -> None:
+    # Mastodon (app/controllers/concerns/api/rate_limit_headers.rb) and Bluesky (IETF draft).
+    assert advertised_limit({"x-ratelimit-limit": "300"}) == (300, None)
+    assert advertised_limit({"ratelimit-limit": "3000", "ratelimit-policy": "3000;w=300"}) == (
+        3000,
+        300.0,
+    )
+    assert advertised_limit({"x-ratelimit-limit": "many"}) == (None, None)
+    assert advertised_limit({"x-ratelimit-limit": "0"}) == (None, None)

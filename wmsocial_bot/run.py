@@ -24,7 +24,7 @@ from wmsocial_bot.errors import ConfigError, UserError, WikiError, WritesDisable
 from wmsocial_bot.extract import Extraction, extract_accounts
 from wmsocial_bot.fix import FixResult, apply_fixes
 from wmsocial_bot.model import CheckResult, Finding, Fix, Status, StatusRow
-from wmsocial_bot.net import NOT_CHECKED, Net
+from wmsocial_bot.net import NOT_CHECKED, NOT_CHECKED_PREFIX, Net
 from wmsocial_bot.notices import (
     neutral,
     render_dry_run_diff,
@@ -104,6 +104,17 @@ class PageReport:
             lines.append(
                 f"  {NOT_CHECKED} for {len(unchecked)} accounts (see [network] run_budget); "
                 "what was checked is recorded and reported"
+            )
+        waiting = [
+            r
+            for r in self.results
+            if r.detail.startswith(NOT_CHECKED_PREFIX) and r.detail != NOT_CHECKED
+        ]
+        if waiting:
+            lines.append(
+                f"  not checked: {len(waiting)} accounts are left for the next run, the bot's "
+                "share of their hosts' rate limits being used up (see [network] "
+                "host_budget_share); they count as no evidence"
             )
         if self.decision is not None:
             for outage in self.decision.outages:

@@ -21,6 +21,7 @@ from wmsocial_bot.devtools.simulator import RequestRecord, Simulator
 from wmsocial_bot.extract import extract_accounts
 from wmsocial_bot.model import CheckResult, Status
 from wmsocial_bot.net import Net
+from wmsocial_bot.run import PageReport
 from wmsocial_bot.state import Streak
 
 pytestmark = pytest.mark.simulator
@@ -140,3 +141,12 @@ def test_a_paced_host_holds_a_few_workers_never_all_of_them() -> None:
     # The busy host's first paced request (its 6th) comes about a second in: every account
     # of the other host is asked before it.
     assert max(other) < busy[5], "other.example waited behind busy.example's pacing"
+
+
+def test_the_run_summary_counts_the_accounts_left_for_the_next_run() -> None:
+    with Simulator(scenario(12, limit=30, window_s=60.0)) as sim:
+        results = check(sim, 12, NetworkConfig(timeout=5.0, max_wait=1.0))
+    left = sum(1 for r in results if r.status == Status.UNVERIFIABLE)
+    assert left, "some accounts must be left for the next run"
+    lines = PageReport("Social media", results=results).summary_lines()
+    assert f"  not checked: {left} accounts are left for the next run" in "\n".join(lines)

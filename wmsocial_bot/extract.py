@@ -107,6 +107,11 @@ _LABEL_AT_END = re.compile(
     rf"(?<![\w@.\-])(?P<label>{_LABEL_NAMES})(?:\s*\([^()\n]{{0,30}}\))?'{{0,5}}[ \t\u00a0]*"
     rf"(?P<colon>:[ \t\u00a0]*'{{0,5}}[ \t\u00a0]*)\Z"
 )
+# The handle in brackets after the platform's name: "follow us on X (@name)".
+_BRACKETED = re.compile(
+    rf"(?<![\w@.\-])(?P<label>{_LABEL_NAMES})[ \t\u00a0]*\([ \t]*"
+    r"(?P<token>@[A-Za-z0-9_](?:[A-Za-z0-9_.\-]*[A-Za-z0-9_])?)[ \t]*\)"
+)
 # More handles after a labelled one: "X: @wmde, @wmde_presse and @wmde_events".
 _MORE_HANDLES = re.compile(
     r"[ \t\u00a0]*(?:,|/|&|\band\b|\bor\b)[ \t\u00a0]*"
@@ -178,6 +183,13 @@ def labelled_handles(text: str) -> list[TextHandle]:
             if handle is not None:
                 found.append(replace(handle, start=match.start("token"), end=match.end("token")))
                 found.extend(_more_handles(text, match.end(), platform))
+    if "(@" in text or "( @" in text:
+        for match in _BRACKETED.finditer(text):
+            platform = _PLATFORM_WORDS[match["label"].lower()]
+            handle = handle_in_context(platform, match["token"])
+            if handle is not None:
+                found.append(replace(handle, start=match.start("token"), end=match.end("token")))
+        found.sort(key=lambda handle: handle.start)
     if "at://" in text:
         for match in _AT_URI.finditer(text):
             uri = match.group().rstrip(".,;:!?)'")

@@ -716,25 +716,26 @@ class _Fediverse:
         seen = "WebFinger, the profile page and the ActivityPub actor; the API needs a login"
         if total == 0:
             return _Verdict(Status.INACTIVE, f"the account has never posted ({seen})", url=url)
-        if last is not None and self.ctx.is_stale(last):
-            return _Verdict(
-                Status.INACTIVE,
-                f"no public post since {last} (the ActivityPub outbox; {seen})",
-                url=url,
-                last_activity=last,
-            )
         if last is not None:
-            return _Verdict(
-                Status.OK,
-                f"active; last public post {last} (the ActivityPub outbox; {seen})",
-                url=url,
-                last_activity=last,
-            )
+            return self.last_public_post(last, f"the ActivityPub outbox; {seen}", url)
         return _Verdict(
             Status.OK,
             f"the account exists and is not moved or suspended ({seen}); its last post is "
             "unknown: the outbox shows no public post",
             url=url,
+        )
+
+    def last_public_post(self, last: date, source: str, url: str | None) -> _Verdict:
+        """Inactive or ok by the newest public post that ``source`` (a page, an outbox) shows."""
+        if self.ctx.is_stale(last):
+            return _Verdict(
+                Status.INACTIVE,
+                f"no public post since {last} ({source})",
+                url=url,
+                last_activity=last,
+            )
+        return _Verdict(
+            Status.OK, f"active; last public post {last} ({source})", url=url, last_activity=last
         )
 
     def outbox(self, href: str) -> tuple[int | None, date | None]:
@@ -818,20 +819,8 @@ class _Fediverse:
         posts = int(posts_match.group(1)) if posts_match else None
         if posts == 0:
             return _Verdict(Status.INACTIVE, "the account has never posted", url=url)
-        if last is not None and self.ctx.is_stale(last):
-            return _Verdict(
-                Status.INACTIVE,
-                f"no public post since {last} (the profile page)",
-                url=url,
-                last_activity=last,
-            )
         if last is not None:
-            return _Verdict(
-                Status.OK,
-                f"active; last public post {last} (the profile page)",
-                url=url,
-                last_activity=last,
-            )
+            return self.last_public_post(last, "the profile page", url)
         return _Verdict(
             Status.OK,
             "the account exists (WebFinger and the profile page); it shows no public post, so "

@@ -77,6 +77,11 @@ THROTTLED_AFTER = 10  # 429s in a row (no other answer between) before a host is
 # or twice as many in all when they are most of the host's answers (a squall, not a storm)
 BACKOFF_CAP = 8.0  # seconds, when a 429 or 503 does not say how long to wait
 GROW_AFTER = 10  # good answers in a row before a throttled host gets one more slot
+# Services built for many clients at once, with their own per-host limit instead of
+# ``max_per_host``: Bluesky's public AppView is cached and has "generous rate-limits"
+# (bluesky-social/bsky-docs docs/advanced-guides/rate-limits.md, "Bluesky AppView Limits").
+# Its advertised budget, when it sends one, is shared as for any host.
+WIDE_HOSTS = {"public.api.bsky.app": 32}
 ACCEPT_ENCODING = "gzip, deflate"  # the compressions whose decoding the size cap bounds
 MAX_JSON_DEPTH = 100  # nesting levels; real API answers use about ten
 _DECODED = frozenset({"gzip", "x-gzip", "deflate"})
@@ -534,7 +539,7 @@ class Net:
         with self._lock:
             gate = self._gates.get(host)
             if gate is None:
-                limit = self.config.max_per_host
+                limit = WIDE_HOSTS.get(host, self.config.max_per_host)
                 gate = self._gates[host] = _Gate(limit=limit, ceiling=limit)
             return gate
 

@@ -18,10 +18,11 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from wmsocial_bot import __version__, output
+from wmsocial_bot import __version__, dashboard, output
 from wmsocial_bot.checks import check_accounts
 from wmsocial_bot.config import Config, load_config
 from wmsocial_bot.errors import ConfigError, InputError, LeaseHeld, UserError
@@ -225,6 +226,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the page diff and the talk text instead of saving; record nothing "
         "(-simulate does the same)",
     )
+    sub.add_parser(
+        "report",
+        parents=[reading, shared],
+        help="activity and reach per owner, from the state store (no platform requests)",
+        description="One row per owner (the table row's owner cell, else its section) and a "
+        "column per platform: last post, posts in 30 days, followers and their change, and a "
+        "12-week sparkline of weekly posts. Reads only the state store that run fills at each "
+        "check, and --page or --wikitext for the owners; makes no platform request. "
+        "docs/dashboard.md says what each figure means.",
+    )
     return parser
 
 
@@ -341,6 +352,26 @@ def cmd_check(args: argparse.Namespace, pywikibot_args: list[str]) -> int:
     return EXIT_OK
 
 
+def cmd_report(args: argparse.Namespace, pywikibot_args: list[str]) -> int:
+    config = read_config(args)
+    store = SqliteStore(config.state.path)  # found unusable before the page is read
+    try:
+        extraction, _name = read_accounts(args, pywikibot_args, config)
+        history = store.reach_history(a.key for a in extraction.accounts)
+    finally:
+        store.close()
+    now = datetime.now(UTC)
+    rows = dashboard.owner_rows(extraction.accounts, history, now)
+    if args.format == "json":
+        print(output.as_json(dashboard.as_json(rows)))
+    elif args.format == "wikitext":
+        print(dashboard.as_wikitext(rows, now=now))
+    else:
+        table_rows, columns = dashboard.as_table_rows(rows)
+        print(output.table(table_rows, columns))
+    return EXIT_OK
+
+
 def is_dry_run(args: argparse.Namespace, pywikibot_args: Sequence[str]) -> bool:
     """``--dry-run`` or Pywikibot's ``-simulate`` (known before Pywikibot is set up)."""
     return bool(args.dry_run) or any(
@@ -391,7 +422,7 @@ def _config_name(config: Config) -> str:
     return "no config file" if config.source == "defaults" else f"config: {config.source}"
 
 
-COMMANDS = {"list": cmd_list, "check": cmd_check, "run": cmd_run}
+COMMANDS = {"list": cmd_list, "check": cmd_check, "run": cmd_run, "report": cmd_report}
 
 
 # -vv: also the HTTP libraries' own debug log (each connection and request line).

@@ -118,6 +118,28 @@ class Identity:
 
 
 @dataclass(frozen=True)
+class Reach:
+    """Activity and audience that a check received anyway, at no extra request.
+
+    Kept per account per run in the state store for the dashboard (docs/dashboard.md).  None
+    (or an empty tuple) where the platform's answer did not show it: never a guess.
+    """
+
+    posts_total: int | None = None  # Mastodon statuses_count, Bluesky postsCount
+    followers: int | None = None  # Mastodon followers_count, Bluesky followersCount
+    post_dates: tuple[date, ...] = ()  # dates of the recent posts the check saw (feeds)
+    last_post: date | None = None  # the platform's own date of the newest post
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "posts_total": self.posts_total,
+            "followers": self.followers,
+            "post_dates": [day.isoformat() for day in self.post_dates],
+            "last_post": self.last_post.isoformat() if self.last_post else None,
+        }
+
+
+@dataclass(frozen=True)
 class CheckResult:
     """What one check found about one account, with the evidence in a sentence."""
 
@@ -129,6 +151,7 @@ class CheckResult:
     last_activity: date | None = None
     verified: bool | None = None
     learned: Identity | None = None  # for the state store
+    reach: Reach | None = None  # activity and followers, for the dashboard
 
     def to_json(self) -> dict[str, Any]:
         data = self.account.to_json()

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from wmsocial_bot.checks import check_accounts
 from wmsocial_bot.config import Config, config_from_mapping
+from wmsocial_bot.dashboard import reach_rows
 from wmsocial_bot.decide import Decision, Policy, decide, ignore_keys, undone_by_human
 from wmsocial_bot.errors import ConfigError, UserError, WikiError, WritesDisabled
 from wmsocial_bot.extract import Extraction, extract_accounts
@@ -382,6 +383,7 @@ def _run_page(
             outages=[(o.scope, o.bad, o.total) for o in decision.outages],
             identities=[r.learned for r in report.results if r.learned is not None],
             resolved=resolved,
+            reach=reach_rows(report.results),
         )
     reported = {m: r for m, r in reported.items() if m not in resolved}
     _fix_page(

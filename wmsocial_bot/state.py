@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Protocol
 
 from wmsocial_bot.errors import ConfigError, LeaseHeld
-from wmsocial_bot.model import Identity
+from wmsocial_bot.model import Identity, Reach
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +138,20 @@ MIGRATIONS: tuple[str, ...] = (
         filler      BLOB NOT NULL
     );
     """,
+    # 4: activity and reach per account per run, for the dashboard (docs/dashboard.md).
+    """
+    CREATE TABLE reach (
+        run_id      INTEGER NOT NULL REFERENCES runs(id),
+        account_key TEXT NOT NULL,
+        platform    TEXT NOT NULL,
+        checked_at  TEXT NOT NULL,
+        posts_total INTEGER,
+        followers   INTEGER,
+        last_post   TEXT,
+        post_dates  TEXT NOT NULL
+    );
+    CREATE INDEX reach_by_account ON reach(account_key, checked_at);
+    """,
 )
 # Space written and freed again before a run's network work (SqliteStore.check_writable): the
 # freed pages stay in the file for the run's own writes, so a disk that is (nearly) full is
@@ -154,6 +168,16 @@ class Streak:
     first_seen: datetime
     last_seen: datetime
     count: int
+
+
+@dataclass(frozen=True)
+class ReachRecord:
+    """What one run's check of one account showed of its activity and followers."""
+
+    key: str  # Account.key
+    platform: str
+    checked_at: datetime
+    reach: Reach
 
 
 @dataclass(frozen=True)
@@ -557,8 +581,12 @@ class SqliteStore:
         outages: Iterable[tuple[str, int, int]],
         identities: Iterable[Identity],
         resolved: Iterable[str],
+        reach: Iterable[tuple[str, str, Reach]] = (),
     ) -> int:
-        """Everything a run learned (identities too), in one transaction; returns its id."""
+        """Everything a run learned (identities too), in one transaction; returns its id.
+
+        ``reach``: (account key, platform, figures) per account, for the dashboard.
+        """
         stamp = started.isoformat()
         identity_rows = list(identities)
         with self.transaction() as db:
@@ -588,8 +616,32 @@ class SqliteStore:
                 [(stamp, marker) for marker in resolved],
             )
             _upsert_identities(db, identity_rows)
-        assert run_id is not None
+            assert run_id is not None
+            _insert_reach(db, run_id, started, reach)
         return run_id
+
+    def reach_history(self, keys: Iterable[str] | None = None) -> dict[str, list[ReachRecord]]:
+        """Every recorded :class:`Reach` per account key, oldest first (``keys``: only these)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT account_key, platform, checked_at, posts_total, followers, last_post, "
+                "post_dates FROM reach ORDER BY checked_at, rowid"
+            ).fetchall()
+        wanted = None if keys is None else set(keys)
+        history: dict[str, list[ReachRecord]] = {}
+        for key, platform, at, posts, followers, last, dates in rows:
+            if wanted is not None and key not in wanted:
+                continue
+            figures = Reach(
+                posts_total=posts,
+                followers=followers,
+                post_dates=tuple(date.fromisoformat(d) for d in dates.split()),
+                last_post=date.fromisoformat(last) if last else None,
+            )
+            history.setdefault(key, []).append(
+                ReachRecord(key, platform, datetime.fromisoformat(at), figures)
+            )
+        return history
 
     def record_notice(
         self, markers: Iterable[str], *, page: str, talk_page: str, revid: int | None, at: datetime
@@ -654,5 +706,27 @@ def _upsert_identities(db: sqlite3.Connection, items: Iterable[Identity]) -> Non
                 item.seen_at.isoformat() if item.seen_at else None,
             )
             for item in items
+        ],
+    )
+
+
+def _insert_reach(
+    db: sqlite3.Connection, run_id: int, at: datetime, items: Iterable[tuple[str, str, Reach]]
+) -> None:
+    """One row per account per run; append-only (the trend is the difference between rows)."""
+    db.executemany(
+        "INSERT INTO reach VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                run_id,
+                key,
+                platform,
+                at.isoformat(),
+                figures.posts_total,
+                figures.followers,
+                figures.last_post.isoformat() if figures.last_post else None,
+                " ".join(day.isoformat() for day in figures.post_dates),
+            )
+            for key, platform, figures in items
         ],
     )

@@ -12,7 +12,7 @@ from urllib.parse import quote
 import httpx
 
 from wmsocial_bot import gate
-from wmsocial_bot.model import Account, CheckResult, Identity, Status
+from wmsocial_bot.model import Account, CheckResult, Identity, Reach, Status
 from wmsocial_bot.platforms.common import CheckContext, policy_refusal, result
 from wmsocial_bot.urls import UrlParts
 
@@ -325,10 +325,24 @@ class _Bluesky:
         )
 
     def found(self, account: Account, profile: Any) -> CheckResult:
+        """The verdict, with the figures the profile and feed showed anyway (no extra request)."""
+        items, problem = self.feed_items(str(profile.did))
+        followers = getattr(profile, "followers_count", None)
+        reach = Reach(
+            posts_total=profile.posts_count,
+            followers=followers if isinstance(followers, int) else None,
+            post_dates=tuple(moment.date() for moment in items),
+            last_post=max(items).date() if items else None,
+        )
+        return replace(self.judge(account, profile, items, problem), reach=reach)
+
+    def judge(
+        self, account: Account, profile: Any, items: list[datetime], problem: str | None
+    ) -> CheckResult:
         did = str(profile.did)
         handle = str(profile.handle).lower()
         posts = profile.posts_count
-        newest, problem = self.last_activity(did)
+        newest = max(items) if items else None
         last = newest.date() if newest is not None else None
         learned = Identity(account.key, NAME, did, handle, posts, last, self.ctx.now)
         written = account.handle
@@ -395,8 +409,9 @@ class _Bluesky:
         detail = f"active; last post, reply or repost {last}" if last else "the account exists"
         return result(account, Status.OK, detail, last_activity=last, learned=learned)
 
-    def last_activity(self, did: str) -> tuple[datetime | None, str | None]:
-        """(the newest own post, reply or repost, why the feed could not be read if it could not).
+    def feed_items(self, did: str) -> tuple[list[datetime], str | None]:
+        """(when each own post, reply or repost in the feed was written, newest first; why the
+        feed could not be read if it could not).
 
         Asked every run: an unchanged ``postsCount`` proves nothing (one post deleted and
         another written; reposts are not counted at all).  A post view's ``indexedAt`` is
@@ -409,20 +424,22 @@ class _Bluesky:
                 {"actor": did, "limit": FEED_LIMIT, "filter": "posts_with_replies"}
             ).feed
         except Exception as exc:
-            return None, f"its feed could not be read ({_describe(exc)})"
-        stamps: list[datetime] = []
+            return [], f"its feed could not be read ({_describe(exc)})"
+        items: list[list[datetime]] = []
         for item in feed:
             reason = getattr(item, "reason", None)
             if reason is not None and str(getattr(reason, "py_type", "")).endswith("reasonRepost"):
                 by = getattr(getattr(reason, "by", None), "did", None)
                 if by is not None and by != did:
                     continue
-                stamps += _stamps(getattr(reason, "indexed_at", None), getattr(reason, "uri", None))
+                items.append(
+                    _stamps(getattr(reason, "indexed_at", None), getattr(reason, "uri", None))
+                )
             elif getattr(getattr(item.post, "author", None), "did", did) == did:
-                stamps += _stamps(item.post.indexed_at, item.post.uri)
+                items.append(_stamps(item.post.indexed_at, item.post.uri))
         now = self.ctx.now if self.ctx.now.tzinfo else self.ctx.now.replace(tzinfo=UTC)
-        stamps = [stamp for stamp in stamps if stamp <= now + timedelta(days=1)]
-        return (max(stamps) if stamps else None), None
+        kept = ([s for s in stamps if s <= now + timedelta(days=1)] for stamps in items)
+        return [max(stamps) for stamps in kept if stamps], None
 
 
 def _stamps(indexed_at: object, uri: object) -> list[datetime]:

@@ -16,7 +16,7 @@ import requests
 
 from wmsocial_bot import gate
 from wmsocial_bot.errors import NetworkPolicyError, WriteRefused
-from wmsocial_bot.model import Account, CheckResult, Identity, Status
+from wmsocial_bot.model import Account, CheckResult, Identity, Reach, Status
 from wmsocial_bot.platforms.common import CheckContext, policy_refusal
 from wmsocial_bot.urls import UrlParts, ascii_host
 
@@ -186,6 +186,7 @@ class _Verdict:
     last_activity: date | None = None
     verified: bool | None = None
     learned: Identity | None = None
+    reach: Reach | None = None  # the listed account's own figures, never a successor's
 
 
 @dataclass(frozen=True)
@@ -311,6 +312,7 @@ class _Fediverse:
             last_activity=verdict.last_activity,
             verified=verdict.verified,
             learned=learned,
+            reach=verdict.reach,
         )
 
     def inspect(self, handle: str, chain: list[str], by_id: bool = False) -> _Verdict:
@@ -465,6 +467,12 @@ class _Fediverse:
             last_activity=last,
             seen_at=self.ctx.now,
         )
+        followers = data.get("followers_count")
+        reach = Reach(
+            posts_total=learned.posts_count,
+            followers=followers if isinstance(followers, int) else None,
+            last_post=last,
+        )
         # Built by the bot, never the server's own "url": a server may name any page there.
         username = data.get("username")
         url = gate.profile_link(
@@ -472,7 +480,7 @@ class _Fediverse:
         )
 
         def say(status: Status, detail: str) -> _Verdict:
-            return _Verdict(status, detail, url, handle, last, verified, learned)
+            return _Verdict(status, detail, url, handle, last, verified, learned, reach)
 
         if data.get("suspended"):
             webfinger = self.webfinger(user, host)
@@ -494,7 +502,7 @@ class _Fediverse:
             return say(Status.DEACTIVATED, "deactivated: the server marks the account deactivated")
         moved = data.get("moved")
         if isinstance(moved, Mapping):
-            return self.follow(handle, host, moved, chain, learned)
+            return replace(self.follow(handle, host, moved, chain, learned), reach=reach)
         if data.get("limited"):
             return say(Status.LIMITED, "limited: the server's moderators have hidden this account")
         if data.get("memorial"):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 
-from wmsocial_bot.model import Account, CheckResult, Status
+from wmsocial_bot.model import Account, CheckResult, Reach, Status
 from wmsocial_bot.platforms.common import (
     CheckContext,
     activity_result,
@@ -83,7 +84,8 @@ def _check(account: Account, ctx: CheckContext) -> CheckResult:
     html = page.text or ""
     at_home = page.final_host == "t.me" and page.final_path.rstrip("/").lower() == f"/{name}"
     if at_home and "tgme_page_title" in html:
-        last, problem = newest_post(ctx, name)
+        dates, problem = preview_dates(ctx, name)
+        last = max(dates, default=None)
         if problem is not None:
             # The page proves the name is taken, but not whether the channel is still used:
             # an "ok" here would hide (and reset) an inactive channel.
@@ -92,7 +94,9 @@ def _check(account: Account, ctx: CheckContext) -> CheckResult:
                 Status.UNVERIFIABLE,
                 f"t.me/{name} is a public Telegram page, but its last post is unknown: {problem}",
             )
-        return activity_result(account, ctx, last, f"t.me/{name} is a public Telegram page")
+        found = activity_result(account, ctx, last, f"t.me/{name} is a public Telegram page")
+        # The preview shows the newest posts' dates; no subscriber count is read.
+        return replace(found, reach=Reach(post_dates=tuple(dates), last_post=last))
     if at_home and 'class="tgme_page' in html and f"@{name}" in html.lower():
         return result(
             account,
@@ -108,14 +112,14 @@ def _check(account: Account, ctx: CheckContext) -> CheckResult:
     )
 
 
-def newest_post(ctx: CheckContext, name: str) -> tuple[date | None, str | None]:
-    """(the newest post's date in the channel's public preview, if it has one; why the
-    preview could not be read, if it could not: a fault, a refusal, a 5xx)."""
+def preview_dates(ctx: CheckContext, name: str) -> tuple[list[date], str | None]:
+    """(the post dates in the channel's public preview, if it has one; why the preview could
+    not be read, if it could not: a fault, a refusal, a 5xx)."""
     preview = fetch(ctx, f"{SITE}/s/{name}")
     failed = refused(preview, "Telegram")
     if failed is not None:
-        return None, failed[1]
+        return [], failed[1]
     if preview.status != 200 or not preview.text:
-        return None, None  # not a channel, or no preview: the page above already answered
+        return [], None  # not a channel, or no preview: the page above already answered
     dates = [when.date() for when in map(iso_datetime, _TIME.findall(preview.text)) if when]
-    return max(dates, default=None), None
+    return dates, None

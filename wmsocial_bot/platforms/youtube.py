@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 from urllib.parse import quote
 from xml.etree import ElementTree
 
-from wmsocial_bot.model import Account, CheckResult, Status
+from wmsocial_bot.model import Account, CheckResult, Reach, Status
 from wmsocial_bot.platforms.common import (
     CheckContext,
     Fetched,
@@ -174,9 +175,11 @@ def _check_channel(
         return result(
             account, Status.OK, f"the channel {channel_id} exists (its feed gives no dates)"
         )
-    return activity_result(
+    found = activity_result(
         account, ctx, max(published), f"the channel {channel_id} exists", what="upload"
     )
+    # The feed shows the newest uploads' dates, no totals and no subscribers.
+    return replace(found, reach=Reach(post_dates=tuple(published), last_post=max(published)))
 
 
 def _confirm_gone(

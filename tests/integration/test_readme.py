@@ -114,7 +114,7 @@ def test_every_readme_command_is_accounted_for() -> None:
     assert accounted <= set(commands()), f"no longer in the README: {accounted - set(commands())}"
 
 
-@pytest.mark.parametrize("command", ["list", "check", "run"])
+@pytest.mark.parametrize("command", ["list", "check", "run", "report"])
 def test_synopsis_matches_the_parser(command: str) -> None:
     written = synopsis()[command]
     usage = subprocess.run(

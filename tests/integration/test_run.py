@@ -111,6 +111,13 @@ def test_run_fixes_moves_in_place_and_posts_one_notice(
     again = run_once(bot_wiki, config)
     assert human.revision(title)[1] == page_rev
     assert again.edit_revid is None and again.notice_revid is None and not again.new_findings
+    # Each run recorded each account's activity and followers once, for the dashboard.
+    store = SqliteStore(config.state.path)
+    try:
+        alice = store.reach_history()["mastodon:alice@social.example"]
+    finally:
+        store.close()
+    assert [(r.reach.posts_total, r.reach.followers) for r in alice] == [(42, 10), (42, 10)]
 
 
 def test_no_repeat_even_after_losing_the_state_file(

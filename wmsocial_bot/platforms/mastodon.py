@@ -467,10 +467,11 @@ class _Fediverse:
             last_activity=last,
             seen_at=self.ctx.now,
         )
+        # -1: the owner or the server hides the count (Mastodon's REST::AccountSerializer).
         followers = data.get("followers_count")
         reach = Reach(
             posts_total=learned.posts_count,
-            followers=followers if isinstance(followers, int) else None,
+            followers=followers if isinstance(followers, int) and followers >= 0 else None,
             last_post=last,
         )
         # Built by the bot, never the server's own "url": a server may name any page there.

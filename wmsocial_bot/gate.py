@@ -18,9 +18,11 @@ Grammars, from the server software itself:
   ``app/models/account.rb``, v4.3; v4.2 and earlier: ``[a-z0-9_]+([a-z0-9_.-]+[a-z0-9_]+)?``,
   the same language).  Other fediverse software allows fewer characters locally; a name
   outside this grammar is refused (no fix; the move is reported for a human instead).
-* Bluesky handles: the atproto handle syntax (``atproto_client.models.string_formats.
-  is_valid_handle``, atproto 0.0.73, after bluesky-social/atproto
-  ``packages/syntax/src/handle.ts``), and that file's ``DISALLOWED_TLDS``.
+* Bluesky handles: the atproto handle syntax, bluesky-social/atproto
+  ``packages/syntax/src/handle.ts`` (``ensureValidHandleRegex``: at most 253 characters, two
+  or more DNS labels, a last label that starts with a letter), and that file's
+  ``DISALLOWED_TLDS``.  Written here rather than imported from the atproto package, so that
+  the gate stays free of client libraries and works with every atproto release we allow.
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ from collections.abc import Callable
 from functools import lru_cache
 
 import mwparserfromhell
-from atproto_client.models.string_formats import is_valid_handle
 from mwparserfromhell.nodes import (
     Argument,
     Comment,
@@ -56,6 +57,11 @@ BLUESKY = "bluesky"
 # most, as the extractor reads them.
 _FEDI_USER = re.compile(r"(?=[A-Za-z0-9_.\-]{1,64}$)[A-Za-z0-9_]+(?:[.\-]+[A-Za-z0-9_]+)*")
 _PLAIN_HANDLE = re.compile(r"@?[A-Za-z0-9_.\-]{1,100}")
+# handle.ts's ensureValidHandleRegex, used with fullmatch (so no final newline slips through).
+_BSKY_HANDLE = re.compile(
+    r"(?=.{1,253}$)(?:[a-zA-Z0-9](?:[a-zA-Z0-9\-]{0,61}[a-zA-Z0-9])?\.)+"
+    r"[a-zA-Z](?:[a-zA-Z0-9\-]{0,61}[a-zA-Z0-9])?"
+)
 _DNS_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?")
 # Names that never reach a public server (RFC 6761, RFC 6762, RFC 9476, ICANN's .internal):
 # a successor there is refused before any address is looked up.
@@ -114,8 +120,7 @@ def bluesky_handle(handle: str) -> str | None:
     if (
         not handle.isascii()
         or handle.strip() != handle
-        or "\n" in handle  # the library's pattern ends in $, which accepts a final newline
-        or not is_valid_handle(handle)
+        or not _BSKY_HANDLE.fullmatch(handle)
         or handle.rsplit(".", 1)[-1] in _BSKY_DISALLOWED
     ):
         return None

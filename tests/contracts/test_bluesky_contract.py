@@ -187,3 +187,21 @@ def _item_kind(item: dict[str, Any], did: str) -> str:
     if written is not None and (written - shown).days > 1:
         kind += " (backdated)"
     return kind
+
+
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
+def test_activity_figures_come_with_the_check(backend: str, run_on: Callable[[str], Run]) -> None:
+    """The dashboard's figures (docs/dashboard.md) from the answers the check reads anyway:
+    ``postsCount`` and ``followersCount`` of the profile, a date per own feed item."""
+    reach = run_on(backend).first["alive"].reach
+    assert reach is not None, "an account checked alive carries its figures"
+    assert reach.posts_total == 1 and reach.followers is not None
+    assert reach.post_dates == (datetime.now(UTC).date(),) == (reach.last_post,)
+
+
+@pytest.mark.parametrize("state", ["alive", "quiet", "replying", "reposting", "backdated"])
+def test_simulator_figures_are_the_reference_stacks(
+    state: str, run_on: Callable[[str], Run]
+) -> None:
+    """Replies count in ``postsCount`` and reposts do not, as on the real AppView."""
+    assert run_on("simulator").first[state].reach == run_on("reference").first[state].reach

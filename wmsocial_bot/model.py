@@ -163,6 +163,7 @@ class CheckResult:
                 "new_handle": self.new_handle,
                 "last_activity": self.last_activity.isoformat() if self.last_activity else None,
                 "verified": self.verified,
+                "reach": self.reach.to_json() if self.reach is not None else None,
             }
         )
         return data

@@ -222,6 +222,13 @@ def test_check_command_prints_json_and_exits_0(sim: Simulator, tmp_path: Path) -
         ("nobody@social.example", "deleted"),
     ]
     assert rows[0]["verified"] is True
+    assert rows[0]["reach"] == {
+        "posts_total": 42,
+        "followers": 10,
+        "post_dates": [],
+        "last_post": "2026-06-30",
+    }
+    assert rows[1]["reach"] is None
     strict = subprocess.run(
         [*command, "--strict"], capture_output=True, text=True, check=False, timeout=120
     )

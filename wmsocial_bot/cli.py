@@ -369,6 +369,7 @@ def cmd_report(args: argparse.Namespace, pywikibot_args: list[str]) -> int:
     else:
         table_rows, columns = dashboard.as_table_rows(rows)
         print(output.table(table_rows, columns))
+        print("\n".join(["", *dashboard.summary_lines(rows)]))
     return EXIT_OK
 
 

@@ -199,9 +199,13 @@ class _Prepared:
 def follower_trend(
     history: Sequence[ReachRecord], now: datetime
 ) -> tuple[int | None, int | None, date | None]:
-    """(followers now, change since the run nearest 30 days back or the first run, its date)."""
-    known = [r for r in history if r.reach.followers is not None and r.checked_at <= now]
-    if not known:
+    """(followers now, change since the run nearest 30 days back or the first run, its date).
+
+    None when the newest run saw no count (hidden since): an old count is not "now".
+    """
+    past = [r for r in history if r.checked_at <= now]
+    known = [r for r in past if r.reach.followers is not None]
+    if not known or known[-1] is not past[-1]:
         return None, None, None
     last = known[-1]
     assert last.reach.followers is not None
@@ -293,6 +297,36 @@ def platforms_of(rows: Sequence[OwnerRow]) -> list[str]:
     return [p for p in PLATFORMS if p in present]
 
 
+def summary_lines(rows: Sequence[OwnerRow]) -> list[str]:
+    """One line per platform: its accounts, their posts in 30 days and followers, summed."""
+    lines = []
+    for platform in platforms_of(rows):
+        cells = [c for row in rows for c in row.cells if c.platform == platform]
+        name = platform_name(platform)
+        head = f"{name}: {len(cells)} account{'s' if len(cells) != 1 else ''}"
+        if platform not in SHOWS_FIGURES:
+            lines.append(f"{head}; {name} shows no activity to anonymous callers")
+            continue
+        found = [c.activity for c in cells if c.activity is not None]
+        if not found:
+            lines.append(f"{head}; no figures recorded yet")
+            continue
+        parts = [f"{head} ({len(found)} with figures)"]
+        tallies = [a.posts_30d for a in found if a.posts_30d is not None]
+        if tallies:
+            total = Tally(sum(t.count for t in tallies), all(t.complete for t in tallies))
+            unknown = len(found) - len(tallies)
+            parts.append(f"{total} posts in 30 days" + (f" ({unknown} unknown)" if unknown else ""))
+            quiet = sum(1 for t in tallies if t.complete and t.count == 0)
+            if quiet:
+                parts.append(f"{quiet} without a post in 30 days")
+        counts = [a.followers for a in found if a.followers is not None]
+        if counts:
+            parts.append(f"{sum(counts):,} followers ({len(counts)} with a count)")
+        lines.append(", ".join(parts))
+    return lines
+
+
 def as_json(rows: Sequence[OwnerRow]) -> list[dict[str, Any]]:
     return [
         {
@@ -335,4 +369,5 @@ def as_wikitext(rows: Sequence[OwnerRow], *, now: datetime) -> str:
             cells.append("<br />".join(texts))
         lines.append("| " + " || ".join(cells))
     lines.append("|}")
+    lines += [f"* {inert(line)}" for line in summary_lines(rows)]
     return "\n".join(lines)

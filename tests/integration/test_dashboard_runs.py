@@ -132,6 +132,7 @@ def test_report_command_reads_only_the_state_store(sim: Simulator, tmp_path: Pat
     table = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
     assert table.returncode == 0, table.stderr
     assert "OWNER" in table.stdout and "70 followers (+60)" in table.stdout
+    assert "Mastodon: 1 account (1 with figures), 90 posts in 30 days" in table.stdout
     wikitext = subprocess.run(
         [*command, "--format", "wikitext"], capture_output=True, text=True, check=False, timeout=120
     )

@@ -14,6 +14,7 @@ from wmsocial_bot.dashboard import (
     owner_rows,
     posts_between,
     sparkline,
+    summary_lines,
 )
 from wmsocial_bot.extract import extract_accounts
 from wmsocial_bot.model import Reach
@@ -148,4 +149,18 @@ def test_the_store_keeps_one_reach_row_per_account_per_run(tmp_path: Path) -> No
     assert [(r.checked_at, r.reach) for r in history["mastodon:a@x.example"]] == [
         (day(2), figures),
         (day(1), figures),
+    ]
+
+
+def test_a_summary_line_per_platform() -> None:
+    accounts = extract_accounts(PAGE).accounts
+    history = {
+        "mastodon:a@x.example": counted("mastodon:a@x.example", (30, 10, 3), (0, 12, 4)),
+        "mastodon:b@x.example": counted("mastodon:b@x.example", (30, 5, 100), (0, 5, None)),
+    }
+    assert summary_lines(owner_rows(accounts, history, NOW)) == [
+        "Mastodon: 2 accounts (2 with figures), 2 posts in 30 days, "
+        "1 without a post in 30 days, 4 followers (1 with a count)",  # b's is hidden now
+        "Bluesky: 1 account; no figures recorded yet",
+        "X: 1 account; X shows no activity to anonymous callers",
     ]

@@ -34,6 +34,7 @@ the checks' own requests (WebFinger, nodeinfo, pages) use the same requests sess
 
 from __future__ import annotations
 
+import collections
 import contextvars
 import email.utils
 import heapq
@@ -367,7 +368,24 @@ class _Gate:
     period: float = 0.0  # the window's length, as far as seen (the longest reset seen)
     used: int = 0  # our requests admitted in the current window
     next_start: float = 0.0  # the share's pacing: the next request starts no earlier
+    # When our latest requests to the host started (the last ``budget`` of them at most).
+    starts: collections.deque[float] = field(default_factory=collections.deque)
     cond: threading.Condition = field(default_factory=threading.Condition)
+
+
+def _sliding_start(gate: _Gate) -> float:
+    """The earliest start that keeps ``budget`` requests in ANY window-long span of time.
+
+    Our idea of where the host's window ends is only as good as its ``Date`` header (whole
+    seconds) and the answer's latency, and some servers start a window at the first request
+    after the last one ended.  Counting per window of our own could then put the tail of one
+    of our windows and the head of the next into one window of the host's.  Spacing the
+    ``budget``-th latest start a whole period (plus a tenth, for jitter) back holds whatever
+    the host's alignment.
+    """
+    if not gate.budget or gate.period <= 0 or len(gate.starts) < gate.budget:
+        return 0.0
+    return gate.starts[-gate.budget] + gate.period * 1.1
 
 
 def system_resolver(host: str) -> list[str]:
@@ -592,11 +610,14 @@ class Net:
             return 0.0  # nothing advertised (yet): the per-host limit alone applies
         if gate.used >= gate.budget:
             return gate.window_end - now  # the share of this window is spent
-        return gate.next_start - now
+        return max(gate.next_start, _sliding_start(gate)) - now
 
     def _take_share(self, gate: _Gate, now: float) -> None:
         """Count one request against the share; pace the rest evenly over the window."""
         gate.used += 1
+        gate.starts.append(now)
+        while len(gate.starts) > (gate.budget or 64):  # unknown budget: keep the first burst
+            gate.starts.popleft()
         if gate.budget is None or gate.window_end is None:
             return
         left = gate.budget - gate.used

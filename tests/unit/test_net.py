@@ -109,3 +109,23 @@ def test_advertised_limit_reads_mastodon_and_ietf_headers() -> None:
     )
     assert advertised_limit({"x-ratelimit-limit": "many"}) == (None, None)
     assert advertised_limit({"x-ratelimit-limit": "0"}) == (None, None)
+
+
+def test_the_share_holds_across_our_window_boundary() -> None:
+    """Two requests late in our window and two early in the next make four in one host window.
+
+    Our window's end comes from the host's whole-second ``Date``, and some servers start a
+    window at the first request after the last one ended: the share must hold in any
+    window-long span, not only in our own windows.
+    """
+    policy = net()
+    gate = policy._gate("busy.example")
+    gate.budget, gate.period, gate.window_end = 2, 10.0, 10.0
+    for started in (9.0, 9.5):
+        assert policy._share_delay(gate, started) <= 0
+        policy._take_share(gate, started)
+    assert policy._share_delay(gate, 9.6) > 0, "the share of this window is spent"
+    # Our next window begins at 10.0; its first request must wait until a whole period (and a
+    # tenth) has passed since the first of the two before it.
+    assert policy._share_delay(gate, 10.1) == pytest.approx(9.0 + 11.0 - 10.1)
+    assert policy._share_delay(gate, 20.0) <= 0

@@ -27,7 +27,6 @@ from wmsocial_bot.checks import check_accounts
 from wmsocial_bot.config import Config, load_config
 from wmsocial_bot.errors import ConfigError, InputError, LeaseHeld, UserError
 from wmsocial_bot.extract import Extraction, extract_accounts
-from wmsocial_bot.model import Status
 from wmsocial_bot.net import Net
 from wmsocial_bot.state import SqliteStore
 
@@ -35,19 +34,6 @@ log = logging.getLogger("wmsocial_bot")
 
 EXIT_OK, EXIT_FAILED, EXIT_USER_ERROR, EXIT_STRICT = 0, 1, 2, 3
 EXIT_LEASE_HELD = LeaseHeld.exit_code  # 4
-# Findings about the account itself; unreachable and unverifiable say nothing about it.
-STALE = frozenset(
-    {
-        Status.INACTIVE,
-        Status.MOVED,
-        Status.RENAMED,
-        Status.LIMITED,
-        Status.SUSPENDED,
-        Status.DEACTIVATED,
-        Status.DELETED,
-        Status.INVALID,
-    }
-)
 # Pywikibot's global options (pywikibot.bot.handle_args and its _GLOBAL_HELP, Pywikibot 11.x).
 # Its "-v" is ours (the bot's own log); its longer "-verbose" stays Pywikibot's.
 PYWIKIBOT_OPTIONS = frozenset(
@@ -346,7 +332,7 @@ def cmd_check(args: argparse.Namespace, pywikibot_args: list[str]) -> int:
     rows = [r.to_json() for r in results]
     columns = ("platform", "handle", "status", "last_activity", "detail", "new_url")
     show(args.format, rows, columns, checked=True)
-    stale = [r for r in results if r.status in STALE]
+    stale = [r for r in results if r.status.stale]
     if args.strict and stale:
         return EXIT_STRICT
     return EXIT_OK

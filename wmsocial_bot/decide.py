@@ -24,28 +24,6 @@ from wmsocial_bot.platforms import identify_url
 from wmsocial_bot.platforms.mastodon import split_handle
 from wmsocial_bot.state import FixRecord, Streak
 
-# Statuses that count towards an outage: the server or platform, not the account, may be at fault.
-OUTAGE_STATUSES = frozenset(
-    {Status.DELETED, Status.SUSPENDED, Status.DEACTIVATED, Status.UNREACHABLE}
-)
-# A server's explicit word on one account.  While the same server answers other accounts fine
-# it is plainly up, and these are about the accounts, not an outage.
-ACCOUNT_ANSWERS = frozenset({Status.DELETED, Status.SUSPENDED, Status.DEACTIVATED})
-# Statuses a platform states outright; they need fewer sightings.
-EXPLICIT = frozenset(
-    {
-        Status.SUSPENDED,
-        Status.DEACTIVATED,
-        Status.MOVED,
-        Status.RENAMED,
-        Status.LIMITED,
-        Status.INVALID,
-    }
-)
-# Statuses that need a human, as talk-page findings.
-NOTICE_STATUSES = frozenset(
-    {Status.DELETED, Status.SUSPENDED, Status.DEACTIVATED, Status.UNREACHABLE, Status.INVALID}
-)
 ACTIONS = {
     Status.DELETED: "Check the account; if it is really gone, remove or annotate the entry.",
     Status.SUSPENDED: "Check why it was suspended; remove or annotate the entry if it stays so.",
@@ -72,7 +50,7 @@ class Policy(PolicyConfig):
 
     def needs(self, status: Status) -> tuple[int, timedelta]:
         """(sightings, time span) before ``status`` is acted on."""
-        if status in EXPLICIT:
+        if status.explicit:
             return min(self.confirmations, 2), timedelta(days=min(self.confirm_days, 1))
         return self.confirmations, timedelta(days=self.confirm_days)
 
@@ -169,7 +147,7 @@ def decide(
     for result in unique:
         account = result.account
         key = account.key
-        affected = result.status in OUTAGE_STATUSES and scope_of(account) in in_outage
+        affected = result.status.outage_worthy and scope_of(account) in in_outage
         streak = (
             previous.get(key) if affected else next_streak(previous.get(key), result.status, now)
         )
@@ -179,7 +157,7 @@ def decide(
         if key in policy.ignore:
             ignored.append(key)
             continue
-        if affected or result.status in (Status.OK, Status.UNVERIFIABLE, Status.LIMITED):
+        if affected or not result.status.reported:
             continue
         if result.status == Status.INACTIVE and not policy.report_inactive:
             continue
@@ -313,17 +291,17 @@ def _outages(
     for result in results:
         scope = scope_of(result.account)
         totals[scope] = totals.get(scope, 0) + 1
-        if result.status not in OUTAGE_STATUSES and result.status != Status.UNVERIFIABLE:
+        if not result.status.outage_worthy and result.status != Status.UNVERIFIABLE:
             answering.add(scope)
     bad: dict[str, int] = {}
     for result in results:
-        if result.status not in OUTAGE_STATUSES:
+        if not result.status.outage_worthy:
             continue
         scope = scope_of(result.account)
         known = previous.get(result.account.key)
         if known is not None and known.status == result.status.value and known.first_seen < now:
             continue
-        if result.status in ACCOUNT_ANSWERS and scope in answering:
+        if result.status.account_answer and scope in answering:
             continue
         bad[scope] = bad.get(scope, 0) + 1
     return [

@@ -99,6 +99,98 @@ class Status(enum.StrEnum):
     UNVERIFIABLE = "unverifiable"
     INVALID = "invalid"
 
+    @property
+    def stale(self) -> bool:
+        """The account itself needs a look (``--strict``); unreachable/unverifiable say nothing."""
+        return self in _STALE
+
+    @property
+    def explicit(self) -> bool:
+        """The platform states this outright, so fewer sightings (2, a day apart) suffice."""
+        return self in _EXPLICIT
+
+    @property
+    def outage_worthy(self) -> bool:
+        """The server or platform, not the account, may be at fault: counts towards an outage."""
+        return self in _OUTAGE_WORTHY
+
+    @property
+    def account_answer(self) -> bool:
+        """A server's explicit word on one account: no outage while it answers others fine."""
+        return self in _ACCOUNT_ANSWERS
+
+    @property
+    def reported(self) -> bool:
+        """Can reach a talk notice (inactive only if the policy asks); the rest need no human."""
+        return self in _REPORTED
+
+    @property
+    def order(self) -> int:
+        """Rank on notices and the status page: the account gone first, merely quiet last."""
+        return _ORDER.index(self)
+
+    @property
+    def colour(self) -> str:
+        """Terminal colour: red gone or broken, yellow stale, green ok, grey says nothing."""
+        return _COLOURS[self]
+
+
+_STALE = frozenset(
+    {
+        Status.INACTIVE,
+        Status.MOVED,
+        Status.RENAMED,
+        Status.LIMITED,
+        Status.SUSPENDED,
+        Status.DEACTIVATED,
+        Status.DELETED,
+        Status.INVALID,
+    }
+)
+_EXPLICIT = frozenset(
+    {
+        Status.SUSPENDED,
+        Status.DEACTIVATED,
+        Status.MOVED,
+        Status.RENAMED,
+        Status.LIMITED,
+        Status.INVALID,
+    }
+)
+_OUTAGE_WORTHY = frozenset(
+    {Status.DELETED, Status.SUSPENDED, Status.DEACTIVATED, Status.UNREACHABLE}
+)
+_ACCOUNT_ANSWERS = frozenset({Status.DELETED, Status.SUSPENDED, Status.DEACTIVATED})
+_REPORTED = frozenset(Status) - {Status.OK, Status.UNVERIFIABLE, Status.LIMITED}
+# Most urgent first: the account is gone, then the link does not work, then the page is
+# untidy (notices put their page-level kinds here), then the account is merely quiet.
+_ORDER = (
+    Status.DELETED,
+    Status.SUSPENDED,
+    Status.DEACTIVATED,
+    Status.LIMITED,
+    Status.UNREACHABLE,
+    Status.INVALID,
+    Status.MOVED,
+    Status.RENAMED,
+    Status.INACTIVE,
+    Status.UNVERIFIABLE,
+    Status.OK,
+)
+_COLOURS = {
+    Status.OK: "green",
+    Status.INACTIVE: "yellow",
+    Status.MOVED: "yellow",
+    Status.RENAMED: "yellow",
+    Status.LIMITED: "yellow",
+    Status.DELETED: "red",
+    Status.SUSPENDED: "red",
+    Status.DEACTIVATED: "red",
+    Status.INVALID: "red",
+    Status.UNREACHABLE: "grey",
+    Status.UNVERIFIABLE: "grey",
+}
+
 
 @dataclass(frozen=True)
 class Identity:

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from urllib.parse import quote, unquote
 
-from wmsocial_bot.model import Finding, StatusRow
+from wmsocial_bot.model import Finding, Status, StatusRow
 
 MARKER_PREFIX = "wmsocial-bot:"
 
@@ -73,21 +73,10 @@ PLATFORM_NAMES = {
     "weibo": "Weibo",
     "whatsapp": "WhatsApp",
 }
-# Most urgent first: the account is gone, then the link does not work, then the page is
-# untidy, then the account is merely quiet.
-KIND_ORDER = (
-    "deleted",
-    "suspended",
-    "deactivated",
-    "limited",
-    "unreachable",
-    "invalid",
-    "moved",
-    "renamed",
-    "duplicate",
-    "reverted",
-    "inactive",
-)
+# Finding kinds about the page rather than an account's status: the page is untidy, so they
+# come after the broken links and before the merely quiet accounts (see Status.order).
+PAGE_KINDS = ("duplicate", "reverted")
+_STATUS_VALUES = {status.value: status for status in Status}
 KIND_WORDS = {
     "deleted": "deleted",
     "suspended": "suspended by the platform",
@@ -213,8 +202,14 @@ def reported_markers(talk_text: str) -> set[str]:
     return {unquote(match.group(1)) for match in _MARKER.finditer(talk_text)}
 
 
-def _kind_rank(kind: str) -> int:
-    return KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
+def _kind_rank(kind: str) -> tuple[int, int]:
+    """Status.order, with the page kinds just before inactive and unknown kinds just after."""
+    if kind in PAGE_KINDS:
+        return Status.INACTIVE.order, PAGE_KINDS.index(kind)
+    status = _STATUS_VALUES.get(kind)
+    if status is None:
+        return Status.INACTIVE.order, len(PAGE_KINDS) + 1
+    return status.order, len(PAGE_KINDS)
 
 
 def order_findings(findings: Iterable[Finding]) -> list[Finding]:
@@ -350,11 +345,7 @@ def render_status_page(rows: Sequence[StatusRow], *, updated: date, page_title: 
     return "\n".join(lines) + "\n"
 
 
-def _row_rank(row: StatusRow) -> int:
-    if row.status == "ok":
-        return len(KIND_ORDER) + 2
-    if row.status == "unverifiable":
-        return len(KIND_ORDER) + 1
+def _row_rank(row: StatusRow) -> tuple[int, int]:
     return _kind_rank(row.status)
 
 

@@ -14,23 +14,14 @@ import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from wmsocial_bot.model import Status
 from wmsocial_bot.notices import inert, link, platform_name, shown_handle
 
 log = logging.getLogger("wmsocial_bot")
 
-_COLOURS = {
-    "ok": "32",  # green
-    "inactive": "33",  # yellow
-    "moved": "33",
-    "renamed": "33",
-    "limited": "33",
-    "deleted": "31",  # red
-    "suspended": "31",
-    "deactivated": "31",
-    "invalid": "31",
-    "unreachable": "90",  # grey: says nothing about the account
-    "unverifiable": "90",
-}
+# ANSI codes of Status.colour.
+_ANSI = {"green": "32", "yellow": "33", "red": "31", "grey": "90"}
+_STATUS_VALUES = {status.value: status for status in Status}
 
 
 def use_colour(stream: TextIO) -> bool:
@@ -78,8 +69,9 @@ def table(
         shown = []
         for column, value, width_ in zip(columns, row, widths, strict=True):
             padded = value.ljust(width_)
-            if colour and column == "status" and value in _COLOURS:
-                padded = f"\033[{_COLOURS[value]}m{value}\033[0m" + " " * (width_ - len(value))
+            if colour and column == "status" and value in _STATUS_VALUES:
+                code = _ANSI[_STATUS_VALUES[value].colour]
+                padded = f"\033[{code}m{value}\033[0m" + " " * (width_ - len(value))
             shown.append(padded)
         lines.append("  ".join(shown).rstrip())
     return "\n".join(lines)

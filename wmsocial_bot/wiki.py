@@ -312,6 +312,9 @@ def _one_line(text: object, limit: int = 300) -> str:
 class Wiki:
     """One wiki (a Pywikibot site) and the bot account on it, if any."""
 
+    # How many times an edit is tried while others keep editing the page (edit conflicts).
+    max_attempts = 3
+
     def __init__(self, site: Any, *, run_page: str | None = None) -> None:
         self._site = site
         self._run_page = run_page
@@ -549,46 +552,69 @@ class Wiki:
     def _save_error(self, exc: BaseException, title: str) -> WikiError:
         """Translate a Pywikibot save failure into a one-line WikiError."""
         exceptions = _exceptions()
-        user = self.username or "an anonymous user"
         if isinstance(exc, exceptions.OtherPageSaveError):
             # Pywikibot wraps any other failure of Page.save() in OtherPageSaveError; a
             # plain-text reason is its own {{bots}}/{{nobots}} refusal.
             if isinstance(exc.reason, BaseException):
                 return self._save_error(exc.reason, title)
             return WritesDisabled(f"[[{title}]]: {_one_line(exc.reason)}")
-        if isinstance(exc, exceptions.CascadeLockedPageError):
-            return WikiError(f"[[{title}]] is cascade-protected; {user} may not edit it")
-        if isinstance(exc, exceptions.LockedNoPageError):
-            return WikiError(f"[[{title}]] is protected against creation; {user} may not create it")
-        if isinstance(exc, exceptions.LockedPageError):
-            return WikiError(f"[[{title}]] is protected; {user} may not edit it")
-        if isinstance(exc, exceptions.SpamblacklistError):
-            return WikiError(
-                f"[[{title}]] not saved: the spam blacklist blocks {getattr(exc, 'url', '?')}"
-            )
-        if isinstance(exc, exceptions.TitleblacklistError):
-            return WikiError(f"[[{title}]] not saved: the title blacklist forbids it")
-        if isinstance(exc, exceptions.AbuseFilterDisallowedError):
-            return WikiError(
-                f"[[{title}]] not saved: an abuse filter disallowed the edit "
-                f"({_one_line(getattr(exc, 'info', ''), 120)})"
-            )
-        if isinstance(exc, exceptions.NoCreateError | exceptions.PageDeletedConflictError):
-            return WikiError(f"[[{title}]] was deleted while the bot was editing it")
         if isinstance(exc, exceptions.APIError):
-            if exc.code in _BLOCK_CODES or "block" in exc.code:
-                return WikiError(
-                    f"{user} is blocked on {self.site_name}: {_one_line(exc.info, 200)}"
-                )
-            if exc.code == "readonly":
-                return WikiError(f"{self.site_name} is read-only: {_one_line(exc.info, 200)}")
-            return WikiError(
-                f"{self.site_name} refused the edit of [[{title}]]: "
-                f"{exc.code}: {_one_line(exc.info, 200)}"
-            )
+            return self._api_save_error(exc, title)
         if isinstance(exc, exceptions.NoUsernameError):
             return WikiError(f"not logged in to {self.site_name}: {_one_line(exc)}")
-        return WikiError(f"[[{title}]] not saved: {_one_line(exc)}")
+        return WikiError(f"[[{title}]] {self._refusal(exc)}")
+
+    def _refusal(self, exc: BaseException) -> str:
+        """Why the wiki did not take an edit, for the page's own refusals (protection, lists)."""
+        exceptions = _exceptions()
+        user = self.username or "an anonymous user"
+        reasons: tuple[tuple[type[BaseException], Callable[[Any], str]], ...] = (
+            # Most specific first: the lock errors are subclasses of one another.
+            (
+                exceptions.CascadeLockedPageError,
+                lambda _e: f"is cascade-protected; {user} may not edit it",
+            ),
+            (
+                exceptions.LockedNoPageError,
+                lambda _e: f"is protected against creation; {user} may not create it",
+            ),
+            (exceptions.LockedPageError, lambda _e: f"is protected; {user} may not edit it"),
+            (
+                exceptions.SpamblacklistError,
+                lambda e: f"not saved: the spam blacklist blocks {getattr(e, 'url', '?')}",
+            ),
+            (
+                exceptions.TitleblacklistError,
+                lambda _e: "not saved: the title blacklist forbids it",
+            ),
+            (
+                exceptions.AbuseFilterDisallowedError,
+                lambda e: (
+                    "not saved: an abuse filter disallowed the edit "
+                    f"({_one_line(getattr(e, 'info', ''), 120)})"
+                ),
+            ),
+            (
+                exceptions.NoCreateError | exceptions.PageDeletedConflictError,
+                lambda _e: "was deleted while the bot was editing it",
+            ),
+        )
+        for kind, reason in reasons:
+            if isinstance(exc, kind):
+                return reason(exc)
+        return f"not saved: {_one_line(exc)}"
+
+    def _api_save_error(self, exc: Any, title: str) -> WikiError:
+        """A refusal the API gave as an error code (blocks, read-only wiki, anything else)."""
+        user = self.username or "an anonymous user"
+        if exc.code in _BLOCK_CODES or "block" in exc.code:
+            return WikiError(f"{user} is blocked on {self.site_name}: {_one_line(exc.info, 200)}")
+        if exc.code == "readonly":
+            return WikiError(f"{self.site_name} is read-only: {_one_line(exc.info, 200)}")
+        return WikiError(
+            f"{self.site_name} refused the edit of [[{title}]]: "
+            f"{exc.code}: {_one_line(exc.info, 200)}"
+        )
 
     # ---- writing -------------------------------------------------------------------------
     def save(
@@ -599,7 +625,6 @@ class Wiki:
         *,
         minor: bool = True,
         tags: Sequence[str] = (),
-        max_attempts: int = 3,
         create: bool = False,
     ) -> SaveOutcome:
         """Read a page, apply ``change`` to its text and save the result.
@@ -608,7 +633,7 @@ class Wiki:
         edit is marked as a bot edit (if the account has the bot right), carries ``summary``
         and ``tags`` and is based on the revision that was read, so that MediaWiki reports any
         edit made in between as an edit conflict.  On a conflict the page is read again and
-        ``change`` is called again with the new text, up to ``max_attempts`` times in all.
+        ``change`` is called again with the new text, up to :attr:`max_attempts` times in all.
 
         ``create``: a missing page counts as empty text and is created (never re-created over
         a concurrent creation); otherwise a missing page is a WikiError.
@@ -616,6 +641,7 @@ class Wiki:
         made to the new text can differ, and the summary should say what it really was.
         Redirects are followed; the outcome's ``title`` is the page that was edited.
         """
+        max_attempts = self.max_attempts
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         exceptions = _exceptions()
@@ -863,7 +889,6 @@ class Wiki:
         *,
         minor: bool = True,
         tags: Sequence[str] = (),
-        max_attempts: int = 3,
     ) -> SaveOutcome:
         """Edit the body of a section the bot started with :meth:`add_section`.
 
@@ -898,7 +923,6 @@ class Wiki:
             f"/* {heading} */ {summary}".rstrip(),
             minor=minor,
             tags=tags,
-            max_attempts=max_attempts,
         )
 
 

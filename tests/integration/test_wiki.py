@@ -181,8 +181,9 @@ def test_edit_conflicts_are_bounded(
         human.edit(title, f"counter {calls}", "human keeps editing")
         return text + " (bot)"
 
+    bot_wiki.max_attempts = 2
     with pytest.raises(WikiError, match="2 edit conflict"):
-        bot_wiki.save(title, change, "never lands", max_attempts=2)
+        bot_wiki.save(title, change, "never lands")
     assert calls == 2
     assert human.revision(title)[0] == "counter 2"  # the human's edit was never overwritten
 

@@ -345,26 +345,8 @@ class _Table:
 
     def resolve(self) -> None:
         """Lay cells out on a grid (rowspan, colspan) and give each account its row's cells."""
-        occupied: dict[tuple[int, int], _Cell] = {}
-        n_rows = len(self.rows)
-        for r, row in enumerate(self.rows):
-            c = 0
-            for cell in row:
-                while (r, c) in occupied:
-                    c += 1
-                cell.col = c
-                for dr in range(min(cell.rowspan, n_rows - r)):
-                    for dc in range(cell.colspan):
-                        occupied[(r + dr, c + dc)] = cell
-                c += cell.colspan
-        headers: dict[int, str] = {}
-        for row in self.rows:
-            if row and all(cell.header for cell in row):
-                for cell in row:
-                    for dc in range(cell.colspan):
-                        headers.setdefault(cell.col + dc, cell.text)
-                break
-        self.headers = headers
+        occupied = self._layout()
+        self.headers = headers = self._header_names()
         self.by_row = {}
         for (r, _col), cell in occupied.items():
             self.by_row.setdefault(r, []).append(cell)
@@ -382,6 +364,33 @@ class _Table:
                     continue  # the header row itself
                 cells.append((name, other.text))
             record["cells"] = tuple(cells)
+
+    def _layout(self) -> dict[tuple[int, int], _Cell]:
+        """Which cell covers each (row, column), as MediaWiki draws rowspan and colspan."""
+        occupied: dict[tuple[int, int], _Cell] = {}
+        n_rows = len(self.rows)
+        for r, row in enumerate(self.rows):
+            c = 0
+            for cell in row:
+                while (r, c) in occupied:
+                    c += 1
+                cell.col = c
+                for dr in range(min(cell.rowspan, n_rows - r)):
+                    for dc in range(cell.colspan):
+                        occupied[(r + dr, c + dc)] = cell
+                c += cell.colspan
+        return occupied
+
+    def _header_names(self) -> dict[int, str]:
+        """Column names from the first row made only of header cells (after :meth:`_layout`)."""
+        headers: dict[int, str] = {}
+        for row in self.rows:
+            if row and all(cell.header for cell in row):
+                for cell in row:
+                    for dc in range(cell.colspan):
+                        headers.setdefault(cell.col + dc, cell.text)
+                break
+        return headers
 
 
 def _headings(text: str) -> list[tuple[int, str | None]]:

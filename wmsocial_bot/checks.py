@@ -1,8 +1,9 @@
 """The check stage: accounts in, one :class:`CheckResult` per account out.
 
-Each platform module that can check accounts has ``check_accounts(accounts, ctx)``; this module
-groups the accounts, hands each platform its share with a :class:`CheckContext`, and maps the
-results back to every place an account is listed.  A bug in one checker becomes an
+Each platform that can be asked has a :class:`~wmsocial_bot.checkers.Checker`; this module
+groups the accounts, hands each platform's checker its share with a :class:`CheckContext`, and
+maps the results back to every place an account is listed.  A platform that is never asked gets
+``unverifiable`` with the reason its identify record gives.  A bug in one checker becomes an
 ``unverifiable`` result for its accounts, not a failed run, and never a verdict.
 """
 
@@ -13,12 +14,12 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
-from types import ModuleType
 
+from wmsocial_bot.checkers import CHECKERS, CheckContext, Checker
+from wmsocial_bot.checkers.common import result
+from wmsocial_bot.identify import BY_NAME, bluesky
 from wmsocial_bot.model import Account, CheckResult, Identity, Status
 from wmsocial_bot.net import Net
-from wmsocial_bot.platforms import MODULES, bluesky
-from wmsocial_bot.platforms.common import CheckContext, result
 
 log = logging.getLogger(__name__)
 
@@ -45,17 +46,24 @@ def check_accounts(
     by_platform: dict[str, list[Account]] = {}
     for account in unique.values():
         by_platform.setdefault(account.platform, []).append(account)
-    modules = {module.NAME: module for module in MODULES}
     when = now or datetime.now(UTC)
     tick = progress or (lambda: None)
-    with ThreadPoolExecutor(max_workers=len(MODULES), thread_name_prefix="platform") as outer:
+    found_unasked = [
+        item
+        for platform, group in by_platform.items()
+        if platform not in CHECKERS
+        for item in _unasked(platform, group, tick)
+    ]
+    with ThreadPoolExecutor(max_workers=len(CHECKERS), thread_name_prefix="platform") as outer:
         futures = [
             outer.submit(
-                _check_platform, modules[platform], group, net, when, inactive_days, known, tick
+                _check_platform, CHECKERS[platform], group, net, when, inactive_days, known, tick
             )
             for platform, group in by_platform.items()
+            if platform in CHECKERS
         ]
         found = {item.account.key: item for f in futures for item in f.result()}
+    found.update((item.account.key, item) for item in found_unasked)
     return [
         found[a.key] if found[a.key].account is a else replace(found[a.key], account=a)
         for a in accounts
@@ -71,8 +79,21 @@ def _shows_handle(account: Account) -> bool:
     )
 
 
+def _unasked(platform: str, group: list[Account], tick: Callable[[], None]) -> list[CheckResult]:
+    """A platform without a checker: ``unverifiable``, with the reason its record gives."""
+    record = BY_NAME.get(platform)
+    detail = (
+        record.unasked
+        if record is not None and record.unasked
+        else f"wmsocial-bot has no check for {platform} accounts yet"
+    )
+    for _ in group:
+        tick()
+    return [result(account, Status.UNVERIFIABLE, detail) for account in group]
+
+
 def _check_platform(
-    module: ModuleType,
+    checker: Checker,
     group: list[Account],
     net: Net,
     now: datetime,
@@ -89,22 +110,18 @@ def _check_platform(
             ticked.add(account.key)
             tick()
 
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=module.NAME) as executor:
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=checker.name) as executor:
         ctx = CheckContext(net, now, inactive_days, known or {}, executor, done)
-        found = _run_checker(module, group, ctx)
+        found = _run_checker(checker, group, ctx)
     for account in group:
         done(account)  # accounts a checker answered without check_each
     return found
 
 
-def _run_checker(module: ModuleType, group: list[Account], ctx: CheckContext) -> list[CheckResult]:
-    checker = getattr(module, "check_accounts", None)
-    if checker is None:
-        detail = f"wmsocial-bot has no check for {module.NAME} accounts yet"
-        return [result(a, Status.UNVERIFIABLE, detail) for a in group]
+def _run_checker(checker: Checker, group: list[Account], ctx: CheckContext) -> list[CheckResult]:
     try:
-        return list(checker(group, ctx))
+        return list(checker.check(group, ctx))
     except Exception:  # a bug must not stop the run or become a verdict
-        log.exception("the %s checker failed", module.NAME)
-        detail = f"the {module.NAME} check failed with an internal error (see the log)"
+        log.exception("the %s checker failed", checker.name)
+        detail = f"the {checker.name} check failed with an internal error (see the log)"
         return [result(a, Status.UNVERIFIABLE, detail) for a in group]

@@ -17,8 +17,9 @@ from itertools import accumulate
 from typing import Any
 
 from wmsocial_bot.decide import owner_of
-from wmsocial_bot.model import PLATFORMS, Account, CheckResult, Reach
-from wmsocial_bot.notices import inert, platform_name, shown_handle
+from wmsocial_bot.identify import NAMES, shown_handle
+from wmsocial_bot.model import Account, CheckResult, Reach
+from wmsocial_bot.notices import inert, platform_name
 from wmsocial_bot.state import ReachRecord
 
 # The platforms whose checks see activity figures (docs/dashboard.md says which, and where from).
@@ -294,7 +295,7 @@ def owner_rows(
 def platforms_of(rows: Sequence[OwnerRow]) -> list[str]:
     """The platforms the report has columns for, in the project's usual order."""
     present = {cell.platform for row in rows for cell in row.cells}
-    return [p for p in PLATFORMS if p in present]
+    return [p for p in NAMES if p in present]
 
 
 def summary_lines(rows: Sequence[OwnerRow]) -> list[str]:

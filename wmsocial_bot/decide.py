@@ -19,10 +19,17 @@ from wmsocial_bot import gate
 from wmsocial_bot.config import PolicyConfig
 from wmsocial_bot.errors import WriteRefused
 from wmsocial_bot.extract import Extraction, extract_accounts
-from wmsocial_bot.model import Account, CheckResult, Finding, Fix, Status, StatusRow
-from wmsocial_bot.platforms import identify_url
-from wmsocial_bot.platforms.mastodon import split_handle
-from wmsocial_bot.state import FixRecord, Streak
+from wmsocial_bot.identify import identify_url, mastodon
+from wmsocial_bot.model import (
+    Account,
+    CheckResult,
+    Finding,
+    Fix,
+    FixRecord,
+    Status,
+    StatusRow,
+    Streak,
+)
 
 ACTIONS = {
     Status.DELETED: "Check the account; if it is really gone, remove or annotate the entry.",
@@ -80,8 +87,8 @@ class Decision:
 
 def scope_of(account: Account) -> str:
     """Where an outage would come from: the fediverse server, or the whole platform."""
-    if account.platform == "mastodon":
-        return f"host:{split_handle(account.handle)[1]}"
+    if account.platform == mastodon.NAME:
+        return f"host:{mastodon.split_handle(account.handle)[1]}"
     return f"platform:{account.platform}"
 
 

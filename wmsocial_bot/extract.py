@@ -16,8 +16,8 @@ import mwparserfromhell
 from mwparserfromhell.nodes import Comment, ExternalLink, Node, Tag, Template, Text, Wikilink
 from mwparserfromhell.wikicode import Wikicode
 
+from wmsocial_bot.identify import BY_NAME, HandleForm, bluesky, identify_url, mastodon
 from wmsocial_bot.model import Account, Span
-from wmsocial_bot.platforms import bluesky, identify_url, mastodon
 from wmsocial_bot.urls import ascii_host
 from wmsocial_bot.wikitables import Table, scan_tables
 
@@ -84,16 +84,6 @@ _PLATFORM_WORDS: dict[str, str] = {
     "telegram": "telegram",
     "youtube": "youtube",
 }
-# How each platform's handle becomes the profile URL its normaliser reads.
-_PROFILE_URL = {
-    "x": "https://x.com/{}",
-    "bluesky": "https://bsky.app/profile/{}",
-    "instagram": "https://www.instagram.com/{}",
-    "threads": "https://www.threads.net/@{}",
-    "tiktok": "https://www.tiktok.com/@{}",
-    "telegram": "https://t.me/{}",
-    "youtube": "https://www.youtube.com/@{}",
-}
 _LABEL_NAMES = r"X|Twitter|Bluesky|BlueSky|Instagram|Threads|TikTok|Tiktok|Telegram|YouTube|Youtube"
 _TOKEN = r"@?[A-Za-z0-9_](?:[A-Za-z0-9_.\-]*[A-Za-z0-9_])?|did:plc:[a-z2-7]{24}"
 _LABELLED = re.compile(
@@ -136,13 +126,15 @@ class TextHandle:
 def handle_in_context(platform: str, token: str) -> TextHandle | None:
     """``token`` read as a ``platform`` handle, or None when that platform has no such name.
 
-    Only Bluesky's domain handles (and DIDs) may go without ``@``; any other bare word is not
-    a handle.
+    Only domain handles (and DIDs: Bluesky) may go without ``@``; any other bare word is not
+    a handle.  The platform record's ``profile_url`` says which URL the handle stands for.
     """
     name = token.removeprefix("@")
-    if not token.startswith("@") and not (platform == "bluesky" and ("." in name or ":" in name)):
+    record = BY_NAME[platform]
+    bare = record.handle_form is HandleForm.DOMAIN and ("." in name or ":" in name)
+    if (not token.startswith("@") and not bare) or record.profile_url is None:
         return None
-    found = identify_url(_PROFILE_URL[platform].format(name))
+    found = identify_url(record.profile_url.format(name))
     if found is None or found.platform != platform:
         return None
     return TextHandle(0, len(token), platform, found.handle)

@@ -40,19 +40,14 @@ from dataclasses import dataclass
 from wmsocial_bot import gate
 from wmsocial_bot.errors import WriteRefused
 from wmsocial_bot.extract import extract_accounts, hidden_ranges
+from wmsocial_bot.identify import BY_NAME, HandleForm, Platform, identify_url
 from wmsocial_bot.model import Account, Fix, Span
-from wmsocial_bot.platforms import bluesky, identify_url, mastodon
 
 # A new URL goes into wikitext verbatim: anything that could end the link, start markup or be
 # rewritten on save (signatures, magic words) is refused rather than escaped.
 _SAFE_URL = re.compile(r"(?:https?:)?//[A-Za-z0-9\-._~:/?#@!$&*+,;=%()]+")
 _MAGIC = re.compile(r"~~|__[A-Za-z]+__")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
-_BSKY_PROFILE = re.compile(
-    r"(?P<pre>(?:[A-Za-z]+:)?(?://)?[^/?#\s]+/profile/)(?P<at>@?)(?P<actor>[^/?#\s]+)(?P<rest>.*)",
-    re.DOTALL,
-)
-_AT_URI = re.compile(r"(?P<pre>at://)(?P<at>@?)(?P<actor>[^/?#\s]+)(?P<rest>.*)", re.DOTALL)
 _TEXT_HANDLE = re.compile(r"(?P<prefix>@|acct:)(?P<user>[^@]+)@(?P<host>.+)", re.IGNORECASE)
 # Token edges, as for text handles: not inside a word, an e-mail address, a URL or a domain.
 _BEFORE = r"(?<![\w@/.:\-])"
@@ -200,7 +195,7 @@ def _plan(
         if _did_link(account, fix):
             # The link names the DID and stays; only a label showing the old handle changes.
             new_keys[account.span] = fix.old_key
-            shown = bluesky.label_handle(account.label)
+            shown = _record(fix).label_handle(account.label)
             if account.label_span is not None and shown not in (None, fix.new_handle):
                 shown_fix = dataclasses.replace(fix, old_handle=str(shown))
                 edits.extend(_label_edits(text, account, shown_fix, hidden, link_spans))
@@ -226,11 +221,16 @@ def _plan(
     return _Plan(fix, tuple(edits), new_keys)
 
 
-def _did_link(account: Account, fix: Fix) -> bool:
-    """A Bluesky link by DID (``bsky.app/profile/did:plc:...``): a rename does not break it."""
-    return (
-        fix.platform == bluesky.NAME and account.url is not None and bluesky.is_did(account.handle)
+def _record(fix: Fix) -> Platform:
+    """The platform record of ``fix``; a name the registry does not know is a plain one."""
+    return BY_NAME.get(fix.platform) or Platform(
+        fix.platform, fix.platform, frozenset(), lambda _parts: None
     )
+
+
+def _did_link(account: Account, fix: Fix) -> bool:
+    """A link by a stable id (``bsky.app/profile/did:plc:...``): a rename does not break it."""
+    return account.url is not None and _record(fix).is_stable_id(account.handle)
 
 
 # ----------------------------------------------------------------------------- links
@@ -267,14 +267,18 @@ def _same_user(fix: Fix, handle: str) -> bool:
     the write gate allows only on a subdomain of that domain (social.example.org)."""
     user, _, host = handle.partition("@")
     new_user, _, new_host = fix.new_handle.partition("@")
-    return fix.platform == mastodon.NAME and user == new_user and host.endswith("." + new_host)
+    return (
+        _record(fix).handle_form is HandleForm.FEDIVERSE
+        and user == new_user
+        and host.endswith("." + new_host)
+    )
 
 
 def _successor_url(written: str, fix: Fix) -> str:
-    if fix.platform == bluesky.NAME:
-        match = _AT_URI.fullmatch(written) or _BSKY_PROFILE.fullmatch(written)
-        if match:
-            return match["pre"] + match["at"] + fix.new_handle + match["rest"]
+    relink = _record(fix).relink
+    in_place = relink(written, fix.new_handle) if relink is not None else None
+    if in_place is not None:
+        return in_place
     new = fix.new_url.strip()
     if not new:
         raise _Refused("the fix has no new URL")
@@ -295,32 +299,40 @@ def _in_positional_param(text: str, account: Account) -> bool:
 
 
 def _new_context_handle(written: str, fix: Fix) -> tuple[str, str]:
-    """A Bluesky handle whose platform its context gives (``Bluesky: name.bsky.social``, a
+    """A domain handle whose platform its context gives (``Bluesky: name.bsky.social``, a
     Bluesky column, ``at://name``): the new handle, written the same way."""
-    if fix.platform != bluesky.NAME or bluesky.is_did(fix.new_handle):
+    record = _record(fix)
+    if (
+        record.handle_form is not HandleForm.DOMAIN
+        or record.is_stable_id(fix.new_handle)
+        or record.relink is None
+        or record.read_text is None
+    ):
         raise _Refused(f"cannot rewrite the {fix.platform} handle {written!r} written as text")
-    match = _AT_URI.fullmatch(written)
-    if match:
-        new = match["pre"] + match["at"] + fix.new_handle + match["rest"]
-        found = bluesky.normalise_at_uri(new)
-    else:
-        new = ("@" if written.startswith("@") else "") + fix.new_handle
-        found = bluesky.normalise_actor(fix.new_handle)
+    relinked = record.relink(written, fix.new_handle) if written.startswith("at://") else None
+    new = relinked or ("@" if written.startswith("@") else "") + fix.new_handle
+    found = record.read_text(new)
     if found != fix.new_handle:
         raise _Refused(f"the new handle {new!r} does not name {fix.new_handle}")
-    return new, f"{bluesky.NAME}:{found}"
+    return new, f"{record.name}:{found}"
 
 
 def _new_text_handle(written: str, fix: Fix) -> tuple[str, str]:
     """``@user@host`` -> ``@newuser@newhost``, keeping ``acct:`` and the case style."""
     match = _TEXT_HANDLE.fullmatch(written)
-    if fix.platform != mastodon.NAME or match is None or "@" not in fix.new_handle:
+    record = _record(fix)
+    if (
+        record.handle_form is not HandleForm.FEDIVERSE
+        or record.read_text is None
+        or match is None
+        or "@" not in fix.new_handle
+    ):
         raise _Refused(f"cannot rewrite the text handle {written!r}")
-    new = match["prefix"] + _mastodon_shown(fix, match["user"], match["host"])
-    found = mastodon.TEXT_HANDLE.fullmatch(new)
+    new = match["prefix"] + _fediverse_shown(fix, match["user"], match["host"])
+    found = record.read_text(new)
     if found is None:
         raise _Refused(f"the new handle {new!r} is not a fediverse handle")
-    key = f"{mastodon.NAME}:{mastodon.canonical(found['user'], found['host'])}"
+    key = f"{record.name}:{found}"
     if key != f"{fix.platform}:{fix.new_handle}":
         raise _Refused(f"the new handle {new!r} does not name {fix.new_handle}")
     return new, key
@@ -344,7 +356,7 @@ def _spelled(fix: Fix, name: str) -> str:
     return found.group(0) if found else name
 
 
-def _mastodon_shown(fix: Fix, written_user: str, written_host: str) -> str:
+def _fediverse_shown(fix: Fix, written_user: str, written_host: str) -> str:
     user, _, host = fix.new_handle.partition("@")
     shown_user = _styled(written_user, _spelled(fix, user))
     shown_host = written_host if written_host.lower() == host else host
@@ -353,7 +365,7 @@ def _mastodon_shown(fix: Fix, written_user: str, written_host: str) -> str:
 
 def _shown_name(fix: Fix, written: str) -> str:
     """The new handle (without a leading ``@``) for a label that showed ``written``."""
-    if fix.platform == bluesky.NAME:
+    if _record(fix).handle_form is HandleForm.DOMAIN:
         return fix.new_handle
     handle = fix.new_handle.removeprefix("@")
     name = handle.rsplit("/", 1)[-1]
@@ -416,13 +428,14 @@ def _label_pattern(fix: Fix) -> re.Pattern[str]:
     ``bare`` a bare name, which counts only when it is the whole label.
     """
     old = fix.old_handle
-    if fix.platform == mastodon.NAME and "@" in old:
+    form = _record(fix).handle_form
+    if form is HandleForm.FEDIVERSE and "@" in old:
         user, _, host = (re.escape(part) for part in old.partition("@"))
         body = (
             rf"(?P<at>@|acct:)?(?P<user>{user})@(?P<host>{host})"
             rf"|@(?P<short>{user})|(?P<bare>{user})"
         )
-    elif fix.platform == bluesky.NAME:
+    elif form is HandleForm.DOMAIN:
         body = rf"(?P<at>@)?(?P<name>{re.escape(old)})"
     elif old.startswith("@"):
         body = rf"(?P<at>@)(?P<name>{re.escape(old[1:])})"
@@ -435,11 +448,11 @@ def _label_replacement(match: re.Match[str], fix: Fix) -> str:
     groups = match.groupdict()
     new_user = fix.new_handle.partition("@")[0]
     if groups.get("user") is not None:
-        return (groups["at"] or "") + _mastodon_shown(fix, groups["user"], groups["host"])
+        return (groups["at"] or "") + _fediverse_shown(fix, groups["user"], groups["host"])
     if groups.get("short") is not None:
         return "@" + _styled(groups["short"], _spelled(fix, new_user))
     if groups.get("bare") is not None:
-        if fix.platform == mastodon.NAME:
+        if _record(fix).handle_form is HandleForm.FEDIVERSE:
             return _styled(groups["bare"], _spelled(fix, new_user))
         return _shown_name(fix, groups["bare"])
     return (groups.get("at") or "") + _shown_name(fix, groups["name"])

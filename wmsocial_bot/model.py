@@ -10,25 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-PLATFORMS: tuple[str, ...] = (
-    "mastodon",
-    "bluesky",
-    "x",
-    "threads",
-    "instagram",
-    "facebook",
-    "youtube",
-    "linkedin",
-    "tiktok",
-    "telegram",
-    "reddit",
-    "pinterest",
-    "flickr",
-    "tumblr",
-    "vk",
-    "weibo",
-    "whatsapp",
-)
+from wmsocial_bot.identify import shown_handle
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -278,16 +260,31 @@ class Fix:
     @property
     def summary(self) -> str:
         """``@a@old.example -> @a@new.example (moved)``, for the edit summary."""
-        old, new = _shown(self.platform, self.old_handle), _shown(self.platform, self.new_handle)
+        old = shown_handle(self.platform, self.old_handle)
+        new = shown_handle(self.platform, self.new_handle)
         return f"{old} -> {new} ({self.reason})"
 
 
-def _shown(platform: str, handle: str) -> str:
-    return (
-        f"@{handle}"
-        if platform in ("mastodon", "bluesky") and not handle.startswith("did:")
-        else handle
-    )
+@dataclass(frozen=True)
+class Streak:
+    """How long an account has shown its current status, without a break."""
+
+    status: str
+    first_seen: datetime
+    last_seen: datetime
+    count: int
+
+
+@dataclass(frozen=True)
+class FixRecord:
+    """A fix the bot made on a page: if the old account comes back, a human reverted it."""
+
+    page: str
+    old_key: str
+    new_key: str
+    new_url: str
+    revid: int | None
+    made_at: datetime
 
 
 @dataclass(frozen=True)

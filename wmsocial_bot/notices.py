@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from urllib.parse import quote, unquote
 
+from wmsocial_bot.identify import BY_NAME, shown_handle
 from wmsocial_bot.model import Finding, Status, StatusRow
 
 MARKER_PREFIX = "wmsocial-bot:"
@@ -54,25 +55,6 @@ _TITLE_BAD = re.compile(r"[\[\]{}|<>~\n\r\t]|^[\s:]*$|''|__")
 _MARKER_SAFE = "-._:@/+=!$*,;()"
 _MARKER = re.compile(r"<!--\s*" + re.escape(MARKER_PREFIX) + r"([^\s<>]+)\s*-->")
 
-PLATFORM_NAMES = {
-    "mastodon": "Mastodon",
-    "bluesky": "Bluesky",
-    "x": "X",
-    "threads": "Threads",
-    "instagram": "Instagram",
-    "facebook": "Facebook",
-    "youtube": "YouTube",
-    "linkedin": "LinkedIn",
-    "tiktok": "TikTok",
-    "telegram": "Telegram",
-    "reddit": "Reddit",
-    "pinterest": "Pinterest",
-    "flickr": "Flickr",
-    "tumblr": "Tumblr",
-    "vk": "VK",
-    "weibo": "Weibo",
-    "whatsapp": "WhatsApp",
-}
 # Finding kinds about the page rather than an account's status: the page is untidy, so they
 # come after the broken links and before the merely quiet accounts (see Status.order).
 PAGE_KINDS = ("duplicate", "reverted")
@@ -178,14 +160,10 @@ def wikilink(title: str) -> str:
 
 def platform_name(platform: str) -> str:
     """The platform's own spelling; an unknown one as inert text (never empty)."""
-    return PLATFORM_NAMES.get(platform) or inert(_short(platform, 50).title()) or "Other"
-
-
-def shown_handle(platform: str, handle: str) -> str:
-    """``@user@host`` and ``@handle.bsky.social`` as people write them; other handles as is."""
-    if platform in ("mastodon", "bluesky") and not handle.startswith(("did:", "@")):
-        return "@" + handle
-    return handle
+    record = BY_NAME.get(platform)
+    if record is not None:
+        return record.display_name
+    return inert(_short(platform, 50).title()) or "Other"
 
 
 def marker_comment(marker: str) -> str:

@@ -14,8 +14,9 @@ import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from wmsocial_bot.identify import shown_handle
 from wmsocial_bot.model import Status
-from wmsocial_bot.notices import inert, link, platform_name, shown_handle
+from wmsocial_bot.notices import inert, link, platform_name
 
 log = logging.getLogger("wmsocial_bot")
 

@@ -30,7 +30,9 @@ from pathlib import Path
 from typing import Protocol
 
 from wmsocial_bot.errors import ConfigError, LeaseHeld
-from wmsocial_bot.model import Identity, Reach
+
+# FixRecord and Streak live in model (pure, so that decide needs no sqlite3); importable here too.
+from wmsocial_bot.model import FixRecord, Identity, Reach, Streak
 
 log = logging.getLogger(__name__)
 
@@ -161,16 +163,6 @@ LEASE_NAME = "run"
 
 
 @dataclass(frozen=True)
-class Streak:
-    """How long an account has shown its current status, without a break."""
-
-    status: str
-    first_seen: datetime
-    last_seen: datetime
-    count: int
-
-
-@dataclass(frozen=True)
 class ReachRecord:
     """What one run's check of one account showed of its activity and followers."""
 
@@ -178,18 +170,6 @@ class ReachRecord:
     platform: str
     checked_at: datetime
     reach: Reach
-
-
-@dataclass(frozen=True)
-class FixRecord:
-    """A fix the bot made on a page: if the old account comes back, a human reverted it."""
-
-    page: str
-    old_key: str
-    new_key: str
-    new_url: str
-    revid: int | None
-    made_at: datetime
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,12 @@ import pytest
 import requests
 from contract_backends import BACKENDS
 
+from wmsocial_bot.checkers.bluesky import tid_time
 from wmsocial_bot.checks import check_accounts
 from wmsocial_bot.config import NetworkConfig
 from wmsocial_bot.extract import extract_accounts
 from wmsocial_bot.model import CheckResult
 from wmsocial_bot.net import Net
-from wmsocial_bot.platforms.bluesky import tid_time
 
 CASES = json.loads((Path(__file__).with_name("bluesky.json")).read_text(encoding="utf-8"))
 STATES = [case["state"] for case in CASES["cases"]]

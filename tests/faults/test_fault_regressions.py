@@ -4,9 +4,9 @@
   given up after ``THROTTLED_AFTER`` refusals in a row, and one that answers mostly 429 (a
   squall; chaos.json's "429 storms" run) after twice as many in all (``net.py``).
 * A parked page (HTTP 200, not the platform's) on Pinterest, Flickr or Tumblr made a gone
-  profile ``ok`` (``platforms/common.py``).
+  profile ``ok`` (``checkers/common.py``).
 * A Misskey server whose nodeinfo failed once was asked the WebFinger-and-page fallback, which
-  called a moved account ``ok`` (``platforms/mastodon.py``).
+  called a moved account ``ok`` (``checkers/mastodon.py``).
 * A Telegram channel whose preview failed, and a Bluesky account whose feed failed, were
   ``ok`` without a date: an inactive account looked alive (``telegram.py``, ``bluesky.py``).
 """

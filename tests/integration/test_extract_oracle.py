@@ -34,7 +34,7 @@ from wmsocial_bot.extract import (
     labelled_handles,
     platform_named,
 )
-from wmsocial_bot.platforms import identify_url, mastodon
+from wmsocial_bot.identify import identify_url, mastodon
 
 pytestmark = pytest.mark.wiki
 

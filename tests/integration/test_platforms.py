@@ -22,13 +22,13 @@ from typing import Any
 import pytest
 from simulator_fixtures import SCENARIOS
 
+from wmsocial_bot.checkers import youtube
 from wmsocial_bot.checks import check_accounts
 from wmsocial_bot.config import NetworkConfig
 from wmsocial_bot.devtools.simulator import Simulator
 from wmsocial_bot.extract import extract_accounts
 from wmsocial_bot.model import CheckResult, Status
 from wmsocial_bot.net import Net
-from wmsocial_bot.platforms import youtube
 
 pytestmark = pytest.mark.simulator
 SCENARIO = SCENARIOS / "platforms.json"

@@ -53,9 +53,9 @@ from simulator_fixtures import (
     sim,
 )
 
+from wmsocial_bot.checkers.bluesky import tid_time
 from wmsocial_bot.devtools.sim_scenario import ScenarioError
 from wmsocial_bot.devtools.simulator import Simulator
-from wmsocial_bot.platforms.bluesky import tid_time
 
 __all__ = ["basic_sim", "sim"]  # fixtures, imported for pytest
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from wmsocial_bot.extract import extract_accounts, handle_in_context
-from wmsocial_bot.platforms import bluesky, mastodon
+from wmsocial_bot.identify import bluesky, mastodon
 
 FIXTURES = sorted((Path(__file__).parent.parent / "fixtures" / "extract").glob("*.wiki"))
 
@@ -55,7 +55,7 @@ def test_spans_point_at_the_written_link(page: Path) -> None:
 
 
 def test_large_page_covers_every_platform() -> None:
-    from wmsocial_bot.model import PLATFORMS
+    from wmsocial_bot.identify import NAMES as PLATFORMS
 
     text = (FIXTURES[0].parent / "meta_social_media.wiki").read_text(encoding="utf-8")
     assert {a.platform for a in extract_accounts(text).accounts} == set(PLATFORMS)

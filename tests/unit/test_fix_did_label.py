@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from wmsocial_bot.fix import apply_fixes
+from wmsocial_bot.identify.bluesky import label_handle
 from wmsocial_bot.model import Fix
-from wmsocial_bot.platforms.bluesky import label_handle
 
 DID = "did:plc:ewvi7nxzyoun6zhxrhs64oiz"
 FIX = Fix(

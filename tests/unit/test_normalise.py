@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from wmsocial_bot.platforms import identify_url
+from wmsocial_bot.identify import identify_url
 
 CASES = [
     line.split("\t")

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 
-from wmsocial_bot.model import Account, CheckResult
-from wmsocial_bot.platforms.common import CheckContext, unverifiable_all
+from wmsocial_bot.identify.record import Platform
 from wmsocial_bot.urls import UrlParts
 
 NAME = "linkedin"
@@ -26,18 +24,20 @@ def normalise(parts: UrlParts) -> str | None:
     return f"{segs[0]}/{segs[1].lower()}"
 
 
-# --------------------------------------------------------------------------- checks
-#
-# No request is made: no answer LinkedIn gives an anonymous client can tell a live account from
+# Never asked: no answer LinkedIn gives an anonymous client can tell a live account from
 # a missing one (docs/platforms.md).
-
-UNVERIFIABLE = (
+UNASKED = (
     "not checked: LinkedIn answers anonymous requests with HTTP 999, an /authwall redirect or a"
     " login page whether or not the page exists, and has no free API, so a request would prove "
     "nothing"
 )
 
 
-def check_accounts(accounts: Sequence[Account], ctx: CheckContext) -> list[CheckResult]:
-    del ctx  # no request would prove anything
-    return unverifiable_all(accounts, UNVERIFIABLE)
+PLATFORM = Platform(
+    name=NAME,
+    display_name="LinkedIn",
+    hosts=HOSTS,
+    normalise=normalise,
+    host_pattern=HOST_PATTERN,
+    unasked=UNASKED,
+)

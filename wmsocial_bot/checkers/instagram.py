@@ -4,36 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from wmsocial_bot.model import Account, CheckResult, Status
-from wmsocial_bot.platforms.common import (
+from wmsocial_bot.checkers.common import (
     CheckContext,
+    FunctionChecker,
     fetch,
-    first_segment_user,
     refused,
     result,
     unexpected,
 )
-from wmsocial_bot.urls import UrlParts
+from wmsocial_bot.identify.instagram import NAME
+from wmsocial_bot.model import Account, CheckResult, Status
 
-NAME = "instagram"
-HOSTS = frozenset({"instagram.com", "instagr.am"})
-RESERVED = frozenset(
-    {"p", "reel", "reels", "tv", "explore", "stories", "accounts", "direct", "about"}
-)
-
-
-def normalise(parts: UrlParts) -> str | None:
-    return first_segment_user(
-        parts,
-        pattern=r"[A-Za-z0-9_.]{1,30}",
-        reserved=RESERVED,
-        allowed_tail=frozenset({"reels", "tagged"}),
-        strip_at=True,
-    )
-
-
-# --------------------------------------------------------------------------- checks
-#
 # One request, ``https://www.instagram.com/<user>/``, without following redirects: it is worth
 # making because a real 404 is strong evidence that the profile is gone (``deleted``).  Every
 # other answer is unverifiable: a 200 is the login wall Instagram shows for live and missing
@@ -73,3 +54,6 @@ def _check(account: Account, ctx: CheckContext) -> CheckResult:
             "profiles alike",
         )
     return result(account, *unexpected(answer, "Instagram"))
+
+
+CHECKER = FunctionChecker(NAME, check_accounts)

@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 
+from wmsocial_bot.checkers.common import (
+    CheckContext,
+    FunctionChecker,
+    fetch,
+    refused,
+    result,
+    unexpected,
+)
+from wmsocial_bot.identify.reddit import NAME
 from wmsocial_bot.model import Account, CheckResult, Status
-from wmsocial_bot.platforms.common import CheckContext, fetch, refused, result, unexpected
-from wmsocial_bot.urls import UrlParts
 
-NAME = "reddit"
-HOSTS = frozenset({"reddit.com", "redd.it"})
-
-
-def normalise(parts: UrlParts) -> str | None:
-    segs = parts.segments
-    if len(segs) < 2 or segs[0] not in ("u", "user", "r"):
-        return None
-    if len(segs) > 2 and segs[2] not in ("about", "new", "hot", "top", "wiki", "submitted"):
-        return None  # comments, posts
-    if not re.fullmatch(r"[A-Za-z0-9_\-]{2,32}", segs[1]):
-        return None
-    kind = "r" if segs[0] == "r" else "u"
-    return f"{kind}/{segs[1].lower()}"
-
-
-# --------------------------------------------------------------------------- checks
-#
 # ``https://www.reddit.com/user/<u>/about.json``: 200 with ``data.is_suspended`` true is
 # suspended, 200 otherwise ok, 404 deleted.  ``/r/<s>/about.json``: 200 ok, 404 with
 # ``reason: "banned"`` suspended (banned by Reddit), 404 otherwise deleted, a redirect to the
@@ -85,3 +73,6 @@ def _check(account: Account, ctx: CheckContext) -> CheckResult:
     if is_user and data.get("is_suspended") is True:
         return result(account, Status.SUSPENDED, f"Reddit says {shown} is suspended")
     return result(account, Status.OK, f"Reddit shows {shown}")
+
+
+CHECKER = FunctionChecker(NAME, check_accounts)

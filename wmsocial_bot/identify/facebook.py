@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 
-from wmsocial_bot.model import Account, CheckResult
-from wmsocial_bot.platforms.common import CheckContext, unverifiable_all
+from wmsocial_bot.identify.record import Platform
 from wmsocial_bot.urls import UrlParts
 
 NAME = "facebook"
 HOSTS = frozenset({"facebook.com", "fb.com", "fb.me", "business.facebook.com"})
 # Language hosts (``de-de.facebook.com``, ``es-la.facebook.com``, ``de.facebook.com``) and the
 # alternative front ends (``web.``, ``mbasic.``, ``touch.``, ``free.``) show the same pages.
-HOST_PATTERN = re.compile(
-    r"^(?:[a-z]{2}(?:-[a-z]{2})?|web|mbasic|touch|free)\.facebook\.com$"
-)
+HOST_PATTERN = re.compile(r"^(?:[a-z]{2}(?:-[a-z]{2})?|web|mbasic|touch|free)\.facebook\.com$")
 RESERVED = frozenset(
     {
         "sharer",
@@ -70,18 +66,20 @@ def normalise(parts: UrlParts) -> str | None:
     return first if first.isdigit() else first.lower()
 
 
-# --------------------------------------------------------------------------- checks
-#
-# No request is made: no answer Facebook gives an anonymous client can tell a live account from
+# Never asked: no answer Facebook gives an anonymous client can tell a live account from
 # a missing one (docs/platforms.md).
-
-UNVERIFIABLE = (
+UNASKED = (
     "not checked: Facebook shows pages behind a login wall or as a 200 “content isn't "
     "available” page whether or not they exist, and has no free API to look them up, so a "
     "request would prove nothing"
 )
 
 
-def check_accounts(accounts: Sequence[Account], ctx: CheckContext) -> list[CheckResult]:
-    del ctx  # no request would prove anything
-    return unverifiable_all(accounts, UNVERIFIABLE)
+PLATFORM = Platform(
+    name=NAME,
+    display_name="Facebook",
+    hosts=HOSTS,
+    normalise=normalise,
+    host_pattern=HOST_PATTERN,
+    unasked=UNASKED,
+)

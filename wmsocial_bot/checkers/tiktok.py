@@ -5,27 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from urllib.parse import quote
 
-from wmsocial_bot.model import Account, CheckResult, Status
-from wmsocial_bot.platforms.common import (
+from wmsocial_bot.checkers.common import (
     CheckContext,
+    FunctionChecker,
     fetch,
-    first_segment_user,
     refused,
     result,
     unexpected,
 )
-from wmsocial_bot.urls import UrlParts
+from wmsocial_bot.identify.tiktok import NAME
+from wmsocial_bot.model import Account, CheckResult, Status
 
-NAME = "tiktok"
-HOSTS = frozenset({"tiktok.com"})
-
-
-def normalise(parts: UrlParts) -> str | None:
-    return first_segment_user(parts, pattern=r"[A-Za-z0-9_.]{1,24}", need_at=True)
-
-
-# --------------------------------------------------------------------------- checks
-#
 # TikTok's oEmbed endpoint, ``https://www.tiktok.com/oembed?url=https://www.tiktok.com/@<user>``:
 # 200 with JSON means the profile exists and is public.  A failure (400, 404) is not a
 # deletion: private accounts cannot be embedded either, so it is unverifiable; refusals too.
@@ -62,3 +52,6 @@ def _check(account: Account, ctx: CheckContext) -> CheckResult:
             f"TikTok answered 200 for @{user} with something that is not an oEmbed document",
         )
     return result(account, Status.OK, f"TikTok embeds the profile @{user} (oEmbed 200)")
+
+
+CHECKER = FunctionChecker(NAME, check_accounts)

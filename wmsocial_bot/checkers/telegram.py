@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
 
-from wmsocial_bot.model import Account, CheckResult, Reach, Status
-from wmsocial_bot.platforms.common import (
+from wmsocial_bot.checkers.common import (
     CheckContext,
+    FunctionChecker,
     activity_result,
     fetch,
     iso_datetime,
@@ -17,39 +17,9 @@ from wmsocial_bot.platforms.common import (
     result,
     unexpected,
 )
-from wmsocial_bot.urls import UrlParts
+from wmsocial_bot.identify.telegram import NAME, is_invite
+from wmsocial_bot.model import Account, CheckResult, Reach, Status
 
-NAME = "telegram"
-HOSTS = frozenset({"t.me", "telegram.me", "telegram.dog"})
-RESERVED = frozenset({"share", "addstickers", "proxy", "socks", "iv", "login", "setlanguage"})
-
-
-def normalise(parts: UrlParts) -> str | None:
-    """``t.me/name`` and ``t.me/s/name`` -> ``name``; invite links keep their form."""
-    segs = parts.segments
-    if not segs:
-        return None
-    if segs[0] == "s" and len(segs) >= 2:
-        segs = segs[1:]
-    first = segs[0]
-    if first == "joinchat" and len(segs) >= 2:
-        return f"joinchat/{segs[1]}"
-    if first.startswith("+") and len(segs) == 1:
-        return first
-    if len(segs) > 1 or first.lower() in RESERVED:
-        return None  # a post (t.me/name/123) or a tool link
-    if not re.fullmatch(r"[A-Za-z0-9_]{4,32}", first):
-        return None
-    return first.lower()
-
-
-def is_invite(handle: str) -> bool:
-    """Invite links cannot be checked without joining."""
-    return handle.startswith(("+", "joinchat/"))
-
-
-# --------------------------------------------------------------------------- checks
-#
 # ``https://t.me/<name>`` answers 200 for every name.  A public channel, group, bot or user has
 # a page with ``tgme_page_title``; a name that belongs to nobody public gets the generic
 # "Telegram: Contact @name" page: the ``tgme_page`` layout without a title.  The rule for
@@ -123,3 +93,6 @@ def preview_dates(ctx: CheckContext, name: str) -> tuple[list[date], str | None]
         return [], None  # not a channel, or no preview: the page above already answered
     dates = [when.date() for when in map(iso_datetime, _TIME.findall(preview.text)) if when]
     return dates, None
+
+
+CHECKER = FunctionChecker(NAME, check_accounts)

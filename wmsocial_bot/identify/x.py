@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 
-from wmsocial_bot.model import Account, CheckResult
-from wmsocial_bot.platforms.common import CheckContext, first_segment_user, unverifiable_all
+from wmsocial_bot.identify.record import Platform, first_segment_user
 from wmsocial_bot.urls import UrlParts
 
 NAME = "x"
@@ -48,17 +46,19 @@ def normalise(parts: UrlParts) -> str | None:
     )
 
 
-# --------------------------------------------------------------------------- checks
-#
-# No request is made: no answer X gives an anonymous client can tell a live account from
+# Never asked: no answer X gives an anonymous client can tell a live account from
 # a missing one (docs/platforms.md).
-
-UNVERIFIABLE = (
+UNASKED = (
     "not checked: X has no free API to look accounts up, and x.com answers every profile path "
     "with the same script shell (HTTP 200), so a request would prove nothing"
 )
 
 
-def check_accounts(accounts: Sequence[Account], ctx: CheckContext) -> list[CheckResult]:
-    del ctx  # no request would prove anything
-    return unverifiable_all(accounts, UNVERIFIABLE)
+PLATFORM = Platform(
+    name=NAME,
+    display_name="X",
+    hosts=HOSTS,
+    normalise=normalise,
+    profile_url="https://x.com/{}",
+    unasked=UNASKED,
+)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 
-from wmsocial_bot.model import Account, CheckResult
-from wmsocial_bot.platforms.common import CheckContext, unverifiable_all
+from wmsocial_bot.identify.record import Platform
 from wmsocial_bot.urls import UrlParts
 
 NAME = "whatsapp"
@@ -24,17 +22,18 @@ def normalise(parts: UrlParts) -> str | None:
     return None
 
 
-# --------------------------------------------------------------------------- checks
-#
-# No request is made: no answer WhatsApp gives an anonymous client can tell a live account from
+# Never asked: no answer WhatsApp gives an anonymous client can tell a live account from
 # a missing one (docs/platforms.md).
-
-UNVERIFIABLE = (
+UNASKED = (
     "not checked: WhatsApp channels, chat invites and numbers can only be checked from inside "
     "the app (no public API), so a request would prove nothing"
 )
 
 
-def check_accounts(accounts: Sequence[Account], ctx: CheckContext) -> list[CheckResult]:
-    del ctx  # no request would prove anything
-    return unverifiable_all(accounts, UNVERIFIABLE)
+PLATFORM = Platform(
+    name=NAME,
+    display_name="WhatsApp",
+    hosts=HOSTS,
+    normalise=normalise,
+    unasked=UNASKED,
+)

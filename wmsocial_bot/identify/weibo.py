@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 
-from wmsocial_bot.model import Account, CheckResult
-from wmsocial_bot.platforms.common import CheckContext, unverifiable_all
+from wmsocial_bot.identify.record import Platform
 from wmsocial_bot.urls import UrlParts
 
 NAME = "weibo"
@@ -24,17 +22,18 @@ def normalise(parts: UrlParts) -> str | None:
     return None
 
 
-# --------------------------------------------------------------------------- checks
-#
-# No request is made: no answer Weibo gives an anonymous client can tell a live account from
+# Never asked: no answer Weibo gives an anonymous client can tell a live account from
 # a missing one (docs/platforms.md).
-
-UNVERIFIABLE = (
+UNASKED = (
     "not checked: Weibo shows profiles only after a login or a visitor check and has no free "
     "API, so a request would prove nothing"
 )
 
 
-def check_accounts(accounts: Sequence[Account], ctx: CheckContext) -> list[CheckResult]:
-    del ctx  # no request would prove anything
-    return unverifiable_all(accounts, UNVERIFIABLE)
+PLATFORM = Platform(
+    name=NAME,
+    display_name="Weibo",
+    hosts=HOSTS,
+    normalise=normalise,
+    unasked=UNASKED,
+)

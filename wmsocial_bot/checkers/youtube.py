@@ -9,10 +9,10 @@ from datetime import date
 from urllib.parse import quote
 from xml.etree import ElementTree
 
-from wmsocial_bot.model import Account, CheckResult, Reach, Status
-from wmsocial_bot.platforms.common import (
+from wmsocial_bot.checkers.common import (
     CheckContext,
     Fetched,
+    FunctionChecker,
     activity_result,
     fetch,
     iso_datetime,
@@ -20,51 +20,9 @@ from wmsocial_bot.platforms.common import (
     result,
     unexpected,
 )
-from wmsocial_bot.urls import UrlParts
+from wmsocial_bot.identify.youtube import NAME
+from wmsocial_bot.model import Account, CheckResult, Reach, Status
 
-NAME = "youtube"
-HOSTS = frozenset({"youtube.com"})
-_TABS = frozenset(
-    {
-        "videos",
-        "shorts",
-        "streams",
-        "playlists",
-        "community",
-        "about",
-        "featured",
-        "live",
-        "channels",
-        "posts",
-        "podcasts",
-        "releases",
-    }
-)
-
-
-def normalise(parts: UrlParts) -> str | None:
-    segs = parts.segments
-    if not segs:
-        return None
-    first = segs[0]
-    if first.startswith("@") and len(first) > 1:
-        handle, tail = first, segs[1:]
-        if not re.fullmatch(r"@[\w.\-·]{1,100}", handle):
-            return None
-        result = handle.lower()
-    elif first == "channel" and len(segs) >= 2 and re.fullmatch(r"UC[A-Za-z0-9_\-]{22}", segs[1]):
-        result, tail = segs[1], segs[2:]
-    elif first in ("c", "user") and len(segs) >= 2:
-        result, tail = f"{first}/{segs[1].lower()}", segs[2:]
-    else:
-        return None  # watch, shorts, playlist, results, embed, ...
-    if tail and tail[0].lower() not in _TABS:
-        return None
-    return result
-
-
-# --------------------------------------------------------------------------- checks
-#
 # A channel id is asked through its public Atom feed, which lists the newest uploads (the
 # newest ``<entry><published>`` is the last activity) or answers 404 when the channel is gone;
 # that 404 is confirmed by the channel page before it becomes ``deleted``.  ``@handle``,
@@ -251,3 +209,6 @@ def feed_entries(text: str) -> tuple[int, list[date]]:
         if when is not None:
             dates.append(when.date())
     return len(entries), dates
+
+
+CHECKER = FunctionChecker(NAME, check_accounts)

@@ -12,70 +12,10 @@ from urllib.parse import quote
 import httpx
 
 from wmsocial_bot import gate
+from wmsocial_bot.checkers.common import CheckContext, FunctionChecker, policy_refusal, result
+from wmsocial_bot.identify.bluesky import NAME, is_did, label_handle
 from wmsocial_bot.model import Account, CheckResult, Identity, Reach, Status
-from wmsocial_bot.platforms.common import CheckContext, policy_refusal, result
-from wmsocial_bot.urls import UrlParts
 
-NAME = "bluesky"
-HOSTS = frozenset({"bsky.app", "staging.bsky.app", "main.bsky.dev"})
-_DID = re.compile(r"did:(plc:[a-z2-7]{24}|web:[A-Za-z0-9.\-%:]+)")
-_HANDLE = re.compile(
-    r"(?=.{3,253}$)([a-z0-9]([a-z0-9\-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9\-]*[a-z0-9]"
-)
-
-
-def normalise_actor(actor: str) -> str | None:
-    """A handle lowercase without ``@``, or a DID exactly as written; None if neither."""
-    actor = actor.strip()
-    if actor.startswith("did:"):
-        return actor if _DID.fullmatch(actor) else None
-    handle = actor.lstrip("@").lower()
-    return handle if _HANDLE.fullmatch(handle) else None
-
-
-def normalise(parts: UrlParts) -> str | None:
-    segs = parts.segments
-    if len(segs) < 2 or segs[0] != "profile":
-        return None
-    if len(segs) > 2 and segs[2] not in ("feed", "lists", "follows", "followers"):
-        return None  # a post, a starter pack
-    if len(segs) > 3:
-        return None
-    return normalise_actor(segs[1])
-
-
-def normalise_at_uri(uri: str) -> str | None:
-    """``at://<actor>`` names an account; ``at://<actor>/<collection>/...`` a record."""
-    rest = uri[len("at://") :] if uri.startswith("at://") else None
-    if not rest or "/" in rest.rstrip("/"):
-        return None
-    return normalise_actor(rest.rstrip("/"))
-
-
-def is_did(handle: str) -> bool:
-    return handle.startswith("did:")
-
-
-_LABEL_HANDLE = re.compile(
-    r"(?<![\w@/.:\-])@(?P<handle>[A-Za-z0-9][A-Za-z0-9.\-]*\.[A-Za-z][A-Za-z0-9\-]*)"
-)
-
-
-def label_handle(label: str | None) -> str | None:
-    """The handle a link's label shows (``@name.bsky.social``, ``name.bsky.social`` alone, or
-    one ``@handle`` among other words), lowercase; None when it shows none or several."""
-    if not label:
-        return None
-    whole = label.strip().strip("'").strip().removeprefix("@")
-    if "." in whole and not is_did(whole) and _HANDLE.fullmatch(whole.lower()):
-        return whole.lower()
-    shown = {m["handle"].lower() for m in _LABEL_HANDLE.finditer(label)}
-    shown = {h for h in shown if _HANDLE.fullmatch(h)}
-    return shown.pop() if len(shown) == 1 else None
-
-
-# --------------------------------------------------------------------------- checks
-#
 # Through atproto to the public AppView (``public.api.bsky.app``) and the PLC directory.
 # Profiles come 25 to a ``getProfiles`` call; an account the AppView leaves out is asked once
 # more alone, for the XRPC error that says why.  The DID learned on the first good lookup is
@@ -514,3 +454,6 @@ def _describe(exc: BaseException) -> str:
         if cause is not None:
             text += f" ({type(cause).__name__}: {cause})"
     return " ".join(text.split())[:160]
+
+
+CHECKER = FunctionChecker(NAME, check_accounts)

@@ -1,17 +1,16 @@
-"""What the platform modules share: normaliser helpers and the checkers' context."""
+"""What the checkers share: the protocol, the context, and the rules for plain web pages."""
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from queue import SimpleQueue
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -27,42 +26,10 @@ from wmsocial_bot.net import (
     ShareSpent,
     TimedOut,
 )
-from wmsocial_bot.urls import UrlParts
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-def first_segment_user(
-    parts: UrlParts,
-    *,
-    pattern: str,
-    reserved: frozenset[str] = frozenset(),
-    allowed_tail: frozenset[str] = frozenset(),
-    strip_at: bool = False,
-    need_at: bool = False,
-) -> str | None:
-    """The username in ``/<user>[/<allowed tail>]``, lowercased, or None.
-
-    ``need_at`` demands the ``/@user`` form (TikTok, Threads); ``strip_at`` merely tolerates it.
-    Anything after the user that is not an allowed tail (a post, a video) means the link is not
-    an account link.
-    """
-    if not parts.segments:
-        return None
-    first, rest = parts.segments[0], parts.segments[1:]
-    if need_at:
-        if not first.startswith("@"):
-            return None
-        first = first[1:]
-    elif strip_at and first.startswith("@"):
-        first = first[1:]
-    if first.lower() in reserved or not re.fullmatch(pattern, first):
-        return None
-    if rest and rest[0].lower() not in allowed_tail:
-        return None
-    return first.lower()
 
 
 @dataclass(frozen=True)
@@ -159,6 +126,30 @@ class CheckContext:
             return False
         day = last.date() if isinstance(last, datetime) else last
         return day < (self.now - timedelta(days=self.inactive_days)).date()
+
+
+class Checker(Protocol):
+    """Asks one platform about its accounts: one result per account, with the evidence.
+
+    ``check`` gets each distinct account once; a bug costs its accounts an ``unverifiable``
+    result, never the run (:mod:`wmsocial_bot.checks`).
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    def check(self, accounts: Sequence[Account], ctx: CheckContext) -> list[CheckResult]: ...
+
+
+@dataclass(frozen=True)
+class FunctionChecker:
+    """A :class:`Checker` made of a platform name and a function."""
+
+    name: str
+    check_accounts: Callable[[Sequence[Account], CheckContext], list[CheckResult]]
+
+    def check(self, accounts: Sequence[Account], ctx: CheckContext) -> list[CheckResult]:
+        return self.check_accounts(accounts, ctx)
 
 
 def in_time(found: CheckResult, cut: TimedOut | None) -> CheckResult:
@@ -388,11 +379,6 @@ def activity_result(
     if ctx.is_stale(last):
         return result(account, Status.INACTIVE, f"no {what} since {last}", last_activity=last)
     return result(account, Status.OK, f"active; last {what} {last}", last_activity=last)
-
-
-def unverifiable_all(accounts: Sequence[Account], detail: str) -> list[CheckResult]:
-    """Platforms that cannot be checked: one ``unverifiable`` result each, no request."""
-    return [result(account, Status.UNVERIFIABLE, detail) for account in accounts]
 
 
 # Paths a site sends anonymous visitors to instead of the page: login walls, content filters.

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from wmsocial_bot.model import Account, CheckResult
-from wmsocial_bot.platforms.common import CheckContext, first_segment_user, unverifiable_all
+from wmsocial_bot.identify.record import Platform, first_segment_user
 from wmsocial_bot.urls import UrlParts
 
 NAME = "threads"
@@ -18,17 +15,19 @@ def normalise(parts: UrlParts) -> str | None:
     )
 
 
-# --------------------------------------------------------------------------- checks
-#
-# No request is made: no answer Threads gives an anonymous client can tell a live account from
+# Never asked: no answer Threads gives an anonymous client can tell a live account from
 # a missing one (docs/platforms.md).
-
-UNVERIFIABLE = (
+UNASKED = (
     "not checked: Threads shows profiles only behind a login wall and has no free API to look "
     "accounts up, so a request would prove nothing"
 )
 
 
-def check_accounts(accounts: Sequence[Account], ctx: CheckContext) -> list[CheckResult]:
-    del ctx  # no request would prove anything
-    return unverifiable_all(accounts, UNVERIFIABLE)
+PLATFORM = Platform(
+    name=NAME,
+    display_name="Threads",
+    hosts=HOSTS,
+    normalise=normalise,
+    profile_url="https://www.threads.net/@{}",
+    unasked=UNASKED,
+)

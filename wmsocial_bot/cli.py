@@ -383,7 +383,7 @@ def cmd_run(args: argparse.Namespace, pywikibot_args: list[str]) -> int:
     # not when it expires.
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _interrupt)
-    from wmsocial_bot.run import run_bot
+    from wmsocial_bot.run import RunOptions, run_bot
     from wmsocial_bot.wiki import Wiki
 
     # The state store and the lease before any network work (Pywikibot's site and login are
@@ -396,7 +396,9 @@ def cmd_run(args: argparse.Namespace, pywikibot_args: list[str]) -> int:
             store.check_writable()
         wiki, _rest = Wiki.from_args(pywikibot_args, run_page=config.wiki.run_page or None)
         pages = [args.page] if args.page else list(config.wiki.pages)
-        reports = run_bot(wiki, config, store, pages=pages, dry_run=args.dry_run)
+        reports = run_bot(
+            wiki, config, store, pages=pages, options=RunOptions(dry_run=args.dry_run)
+        )
     finally:
         store.close()
     for report in reports:

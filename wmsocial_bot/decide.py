@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from difflib import SequenceMatcher
 
@@ -350,3 +350,32 @@ def _row(result: CheckResult, streak: Streak | None) -> StatusRow:
         owner=owner_of(account),
         detail=result.detail,
     )
+
+
+def hold_back(
+    decision: Decision,
+    *,
+    unsure: Mapping[str, str],
+    history_error: str | None,
+    known: Mapping[str, FixRecord],
+) -> tuple[Decision, list[str]]:
+    """The decision without what the bot's history cannot vouch for, and why (one line each).
+
+    ``history_error``: the page history could not be read, so a fix of an account the store
+    has no record of (``known``) might repeat a fix a human reverted: no fix this run.
+    ``unsure``: old accounts whose fix revision cannot be read (key -> why); neither fixed
+    again nor reported as reverted, the next run decides.
+    """
+    why: list[str] = []
+    fixes, findings = decision.fixes, decision.findings
+    if history_error and any(f.old_key not in known for f in fixes):
+        why.append(f"page fixes: cannot rule out that a human reverted them ({history_error})")
+        fixes = ()
+    if unsure:
+        fixes = tuple(f for f in fixes if f.old_key not in unsure)
+        findings = tuple(f for f in findings if not (f.kind == "reverted" and f.key in unsure))
+        why += [
+            f"page fixes: {key}: cannot tell whether a human reverted the bot's fix ({reason})"
+            for key, reason in sorted(unsure.items())
+        ]
+    return replace(decision, fixes=fixes, findings=findings), why

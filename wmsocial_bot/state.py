@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
 import sqlite3
+import sys
 import threading
 import uuid
-from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -36,26 +35,10 @@ from wmsocial_bot.model import FixRecord, Identity, Reach, Streak
 
 log = logging.getLogger(__name__)
 
-# Test hook for the crash tests (tests/faults, docs/faults.md), off unless this is set:
-# WMSOCIAL_BOT_CRASH_AT=<point>[#<n>] kills the process with SIGKILL the n-th time (default:
-# the first) it reaches the named point.  Points: "checks" (results in, nothing recorded),
-# "state-commit" (inside a state transaction, just before COMMIT), "after-edit" (page saved,
-# not yet recorded), "before-notice", "after-notice" (talk section saved, not yet recorded).
-CRASH_AT = "WMSOCIAL_BOT_CRASH_AT"
-_crash_counts: Counter[str] = Counter()
-
-
-def crash_point(name: str) -> None:
-    """Die here, as if killed, when ``$WMSOCIAL_BOT_CRASH_AT`` names this point (tests only)."""
-    wanted = os.environ.get(CRASH_AT)
-    if not wanted:
-        return
-    point, _, nth = wanted.partition("#")
-    if point != name:
-        return
-    _crash_counts[name] += 1
-    if _crash_counts[name] == int(nth or 1):
-        os.kill(os.getpid(), signal.SIGKILL)
+# Raised inside each of a run's state transactions just before its COMMIT (sys.audit: nothing
+# happens unless a hook is installed).  The crash tests' launcher installs one that kills the
+# process there (docs/faults.md); the lease's own transactions raise none.
+BEFORE_COMMIT_EVENT = "wmsocial_bot.state.before-commit"
 
 
 # Each entry upgrades the schema by one version; never edit a released entry, append a new one.
@@ -252,6 +235,40 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
+class RunStore(Store, Protocol):
+    """What ``run`` needs besides: its records, and whether it still holds the lease."""
+
+    def lease_problem(self) -> str | None: ...
+
+    def record_run(
+        self,
+        *,
+        started: datetime,
+        pages: Sequence[str],
+        dry_run: bool,
+        checks: Iterable[tuple[str, str, str, str | None]],
+        streaks: Mapping[str, Streak],
+        outages: Iterable[tuple[str, int, int]],
+        identities: Iterable[Identity],
+        resolved: Iterable[str],
+        reach: Iterable[tuple[str, str, Reach]] = (),
+    ) -> int: ...
+
+    def record_notice(
+        self, markers: Iterable[str], *, page: str, talk_page: str, revid: int | None, at: datetime
+    ) -> None: ...
+
+    def record_edit(
+        self,
+        *,
+        page: str,
+        revid: int | None,
+        summary: str,
+        fixes: Iterable[FixRecord],
+        at: datetime,
+    ) -> None: ...
+
+
 class SqliteStore:
     """The SQLite store; safe to share between threads."""
 
@@ -330,17 +347,18 @@ class SqliteStore:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One atomic unit of writes: all of it lands, or none of it."""
-        with self._atomic(crash_test_point=True) as db:
+        with self._atomic(announce=True) as db:
             yield db
 
     @contextmanager
-    def _atomic(self, *, crash_test_point: bool = False) -> Iterator[sqlite3.Connection]:
+    def _atomic(self, *, announce: bool = False) -> Iterator[sqlite3.Connection]:
         """``BEGIN IMMEDIATE`` ... ``COMMIT``; a failure of SQLite itself is a one-line error.
 
         SQLite rolls some failed transactions back by itself (a full disk, for one): then there
         is nothing left to roll back, and "cannot rollback" would hide the real problem.
-        The lease's own transactions pass no crash-test point, so that the crash tests'
-        numbering of a run's transactions (``state-commit#n``) does not depend on them.
+        ``announce``: raise :data:`BEFORE_COMMIT_EVENT` before the COMMIT.  The lease's own
+        transactions raise none, so that the crash tests' numbering of a run's transactions
+        (``state-commit#n``) does not depend on them.
         """
         with self._lock:
             try:
@@ -349,8 +367,8 @@ class SqliteStore:
                 raise state_error(self.path, exc, "write") from None
             try:
                 yield self._db
-                if crash_test_point:
-                    crash_point("state-commit")
+                if announce:
+                    sys.audit(BEFORE_COMMIT_EVENT)
                 self._db.execute("COMMIT")
             except BaseException as exc:
                 if self._db.in_transaction:

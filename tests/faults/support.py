@@ -3,7 +3,8 @@
 * :data:`FIGURES`: what the suite counted (cases, injected faults, false verdicts, duplicates);
   ``tests/faults/conftest.py`` prints it at the end of the session.
 * :func:`run_cli`: one ``wmsocial-bot run`` in a subprocess against the local wiki and the
-  simulator, optionally killed with SIGKILL at a named point (``WMSOCIAL_BOT_CRASH_AT``) or
+  simulator, optionally killed with SIGKILL at a named point (``WMSOCIAL_BOT_CRASH_AT``, run
+  through :mod:`faults.crashrun`) or
   when a condition becomes true (polled).
 * :class:`WikiProxy`: a fault-injecting HTTP proxy in front of the local wiki (edit conflicts,
   maxlag, read-only, ...), with a log of every API call; :func:`pywikibot_dir_via` makes a
@@ -33,8 +34,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
+from faults.crashrun import CRASH_AT
 
-from wmsocial_bot.state import CRASH_AT, MIGRATIONS
+from wmsocial_bot.state import MIGRATIONS
 
 # ---- figures ---------------------------------------------------------------------------
 
@@ -141,7 +143,8 @@ def run_cli(
 ) -> CliRun:
     """``python -m wmsocial_bot <args>`` with Pywikibot pointed at ``pywikibot_dir``.
 
-    ``crash_at`` sets the crash hook; ``kill_when`` is polled every 5 ms and the process is
+    ``crash_at`` runs the bot through the crash launcher (``faults/crashrun.py``) with that
+    point; ``kill_when`` is polled every 5 ms and the process is
     killed with SIGKILL (or sent ``kill_signal``, once) as soon as it returns True.  ``prefix``
     runs the bot through another command (e.g. ``unshare`` with a shell that sets up a
     namespace and ``exec "$@"``).
@@ -152,13 +155,15 @@ def run_cli(
         if not k.startswith(("PYWIKIBOT", "WMSOCIAL")) or k == "WMSOCIAL_TESTWIKI"
     }
     child_env["PYWIKIBOT_DIR"] = str(pywikibot_dir)
+    launch = ["-m", "wmsocial_bot"]
     if crash_at:
         child_env[CRASH_AT] = crash_at
+        launch = [str(Path(__file__).with_name("crashrun.py"))]
     child_env.update(env or {})
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.monotonic()
         proc = subprocess.Popen(
-            [*prefix, sys.executable, "-m", "wmsocial_bot", *args],
+            [*prefix, sys.executable, *launch, *args],
             stdout=out,
             stderr=err,
             stdin=subprocess.DEVNULL,

@@ -42,7 +42,8 @@ from wmsocial_bot.fix import apply_fixes
 from wmsocial_bot.model import CheckResult, Finding, Status
 from wmsocial_bot.net import Net
 from wmsocial_bot.notices import profile_url, render_notice, render_status_page
-from wmsocial_bot.run import _resolved, inline_ignores
+from wmsocial_bot.plan import resolved_markers
+from wmsocial_bot.run import inline_ignores
 
 pytestmark = pytest.mark.faults
 NOW = datetime(2026, 11, 24, tzinfo=UTC)
@@ -103,7 +104,7 @@ def test_the_pipeline_never_raises_and_renders_inert(
     fixed = apply_fixes(text, decision.fixes)
     assert len(extract_accounts(fixed.text).accounts) == len(extraction.accounts)
     markers = {f.marker: None for f in decision.findings}
-    _resolved(markers, results, extraction)
+    resolved_markers(markers, results, extraction)
 
 
 # ---- inert as MediaWiki renders it ------------------------------------------------------------

@@ -21,7 +21,7 @@ from wmsocial_bot.config import Config, PolicyConfig, StateConfig, WikiConfig
 from wmsocial_bot.devtools.simulator import Simulator
 from wmsocial_bot.devtools.testwiki import ApiSession, LocalWiki
 from wmsocial_bot.notices import reported_markers
-from wmsocial_bot.run import PageReport, run_bot
+from wmsocial_bot.run import PageReport, RunOptions, run_bot
 from wmsocial_bot.state import SqliteStore
 from wmsocial_bot.wiki import Wiki
 
@@ -65,8 +65,9 @@ def run_once(
             config,
             store,
             pages=config.wiki.pages,
-            dry_run=dry_run,
-            echo=(out.append if out is not None else lambda _line: None),
+            options=RunOptions(
+                dry_run=dry_run, echo=(out.append if out is not None else lambda _line: None)
+            ),
         )
     finally:
         store.close()

@@ -19,7 +19,7 @@ from wmsocial_bot.devtools.testwiki import ApiSession
 from wmsocial_bot.extract import extract_accounts
 from wmsocial_bot.model import CheckResult, Status
 from wmsocial_bot.net import Net
-from wmsocial_bot.run import run_bot
+from wmsocial_bot.run import RunOptions, run_bot
 from wmsocial_bot.state import SqliteStore
 from wmsocial_bot.wiki import Wiki
 
@@ -70,11 +70,14 @@ def test_run_updates_only_the_label_of_a_did_link(
     store = SqliteStore(config.state.path)
     try:
         (report,) = run_bot(
-            bot_wiki, config, store, pages=(title,), dry_run=False, echo=lambda _line: None
+            bot_wiki,
+            config,
+            store,
+            pages=(title,),
+            options=RunOptions(echo=lambda _line: None),
         )
     finally:
         store.close()
     new_text, revid = human.revision(title)
     assert new_text == PAGE.replace("@alice-old.bsky.social", "@alice.bsky.social")
     assert report.edit_revid == revid
-

@@ -1,0 +1,367 @@
+"""Plan: a page's decision -> the plain write actions that carry it out (pure).
+
+``run`` gathers every input (the page, the bot's past fixes, the talk page's markers, the
+state), ``decide`` runs once, and :func:`plan_page` turns the decision into a tuple of
+actions: records for the state store and writes for the wiki, in the order they are to be
+done.  Nothing here reads or writes anything; :mod:`wmsocial_bot.runner` executes a plan (or,
+in a dry run, shows it).  An action knows what its text means (how the page is rewritten, what
+a talk section says); the runner knows only how to write safely.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+
+from wmsocial_bot.dashboard import reach_rows
+from wmsocial_bot.decide import Decision
+from wmsocial_bot.extract import Extraction
+from wmsocial_bot.fix import FixResult, apply_fixes
+from wmsocial_bot.model import CheckResult, Finding, Fix, Identity, Reach, Status, StatusRow
+from wmsocial_bot.notices import neutral, render_notice, render_status_page, reported_markers
+from wmsocial_bot.state import FixRecord, Streak
+
+SUMMARY_LIMIT = 450
+FIX_SUMMARY = "Bot: updating moved or renamed social media accounts: "
+STATUS_SUMMARY = "Bot: updating the status of the listed social media accounts"
+_UPDATED = re.compile(r"Last updated: (\d{4}-\d{2}-\d{2})")
+
+
+# ---- store records (never in a dry run; not held back by the run page) ----------------------
+
+
+@dataclass(frozen=True)
+class RecordRecoveredFixes:
+    """Fixes the bot made that the store had lost, read back from its own edit summaries."""
+
+    page: str
+    found: tuple[tuple[str, FixRecord], ...]  # (the edit's summary, the fix)
+    at: datetime
+
+
+@dataclass(frozen=True)
+class RecordRun:
+    """Everything this run learned about the page's accounts, in one transaction."""
+
+    started: datetime
+    page: str
+    checks: tuple[tuple[str, str, str, str | None], ...]
+    streaks: Mapping[str, Streak]
+    outages: tuple[tuple[str, int, int], ...]
+    identities: tuple[Identity, ...]
+    resolved: tuple[str, ...]
+    reach: tuple[tuple[str, str, Reach], ...]
+
+
+@dataclass(frozen=True)
+class RecordNotices:
+    """Findings already on the talk page (or its archives): never posted again."""
+
+    markers: frozenset[str]
+    page: str
+    talk: str
+    at: datetime
+
+
+# ---- wiki writes ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EditPage:
+    """Point the page's moved or renamed accounts at their successors; record the fixes made."""
+
+    page: str
+    fixes: tuple[Fix, ...]
+    at: datetime
+
+    def rewrite(self, text: str) -> FixResult:
+        """The fixes applied to ``text``; run again on the latest text after a conflict."""
+        return apply_fixes(text, self.fixes)
+
+    @staticmethod
+    def summary(result: FixResult | None) -> str:
+        """The edit summary: one ``old -> new (reason)`` per fix, which later runs read back."""
+        text = neutral(result.summary) if result else ""
+        return FIX_SUMMARY + (
+            text if len(text) <= SUMMARY_LIMIT else text[: SUMMARY_LIMIT - 1] + "…"
+        )
+
+    def records(self, result: FixResult, revid: int | None) -> list[FixRecord]:
+        return [
+            FixRecord(
+                self.page,
+                a.fix.old_key,
+                f"{a.fix.platform}:{a.fix.new_handle}",
+                a.fix.new_url,
+                revid,
+                self.at,
+            )
+            for a in result.applied
+        ]
+
+
+@dataclass(frozen=True)
+class AddTalkSection:
+    """One new talk-page section with the findings not reported before; record them."""
+
+    page: str
+    talk: str
+    findings: tuple[Finding, ...]
+    bot: str
+    config_page: str
+    at: datetime
+    talk_revid: int | None  # the talk page's revision the findings were filtered against
+
+    @property
+    def markers(self) -> frozenset[str]:
+        return frozenset(f.marker for f in self.findings)
+
+    @property
+    def section(self) -> tuple[str, str]:
+        """(heading, body)."""
+        return render_notice(
+            self.findings,
+            bot=self.bot,
+            run_date=self.at.date(),
+            page_title=self.page,
+            config_page=self.config_page,
+        )
+
+    @property
+    def summary(self) -> str:
+        return (
+            f"Bot: {len(self.findings)} social media account(s) on [[{self.page}]] need attention"
+        )
+
+    def posted_in(self, talk_text: str) -> frozenset[str]:
+        """This section's findings that a talk text already reports."""
+        return self.markers & reported_markers(talk_text)
+
+    def without(self, markers: frozenset[str]) -> AddTalkSection | None:
+        """The section without ``markers``; None when nothing is left to post."""
+        left = tuple(f for f in self.findings if f.marker not in markers)
+        return replace(self, findings=left) if left else None
+
+
+@dataclass(frozen=True)
+class UpdateStatusPage:
+    """The status page, as the listed page reads after this run's fixes."""
+
+    title: str
+    page: str
+    rows: tuple[StatusRow, ...]
+    updated: date
+
+    def text(self, current: str, fixed: FixResult | None) -> str | None:
+        """The new page text, or None when nothing but the date would change.
+
+        ``fixed``: this run's page fixes if the page edit was saved (else None).
+        """
+        rows = rows_after_fixes(self.rows, fixed)
+        new = render_status_page(rows, updated=self.updated, page_title=self.page)
+        stamp = _UPDATED.search(current)
+        if stamp:
+            same_day = render_status_page(
+                rows, updated=date.fromisoformat(stamp.group(1)), page_title=self.page
+            )
+            if same_day == current:
+                return None
+        return None if new == current else new
+
+
+Action = (
+    RecordRecoveredFixes | RecordRun | RecordNotices | EditPage | AddTalkSection | UpdateStatusPage
+)
+WIKI_WRITES = (EditPage, AddTalkSection, UpdateStatusPage)
+
+
+# ---- what the plan is made from ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TalkState:
+    """What the talk page (and its archives) already report."""
+
+    title: str
+    markers: frozenset[str]
+    revid: int | None  # None: the talk page does not exist
+
+
+@dataclass(frozen=True)
+class PageFacts:
+    """Everything :func:`plan_page` needs, gathered before it runs."""
+
+    page: str
+    results: tuple[CheckResult, ...]
+    extraction: Extraction
+    decision: Decision
+    recovered: tuple[tuple[str, FixRecord], ...]
+    reported: Mapping[str, datetime | None]  # the store's notices (marker -> resolved at)
+    talk: TalkState | None  # None: no finding is new to the store, the talk page was not read
+    now: datetime
+    bot: str
+    config_page: str
+    status_page: str | None
+
+
+def plan_page(facts: PageFacts) -> tuple[Action, ...]:
+    """The page's actions, in order: records first, then page edit, talk notice, status page."""
+    actions: list[Action] = []
+    if facts.recovered:
+        actions.append(RecordRecoveredFixes(facts.page, facts.recovered, facts.now))
+    resolved = resolved_markers(facts.reported, facts.results, facts.extraction)
+    actions.append(_record_run(facts, resolved))
+    if facts.decision.fixes:
+        actions.append(EditPage(facts.page, facts.decision.fixes, facts.now))
+    actions += _notice(facts, set(resolved))
+    if facts.status_page:
+        actions.append(
+            UpdateStatusPage(facts.status_page, facts.page, facts.decision.rows, facts.now.date())
+        )
+    return tuple(actions)
+
+
+def new_findings(
+    findings: Sequence[Finding], reported: Mapping[str, datetime | None], resolved: set[str]
+) -> list[Finding]:
+    """Findings the store does not know as reported and persisting."""
+    known = {m for m in reported if m not in resolved}
+    return [f for f in findings if f.marker not in known]
+
+
+def _notice(facts: PageFacts, resolved: set[str]) -> list[Action]:
+    fresh = new_findings(facts.decision.findings, facts.reported, resolved)
+    if not fresh or facts.talk is None:
+        return []
+    talk = facts.talk
+    actions: list[Action] = []
+    already = frozenset(f.marker for f in fresh if f.marker in talk.markers)
+    if already:
+        actions.append(RecordNotices(already, facts.page, talk.title, facts.now))
+    left = tuple(f for f in fresh if f.marker not in already)
+    if not left:
+        return actions
+    actions.append(
+        AddTalkSection(
+            facts.page, talk.title, left, facts.bot, facts.config_page, facts.now, talk.revid
+        )
+    )
+    return actions
+
+
+def _record_run(facts: PageFacts, resolved: Sequence[str]) -> RecordRun:
+    results = facts.results
+    return RecordRun(
+        started=facts.now,
+        page=facts.page,
+        checks=tuple(
+            (r.account.key, r.status.value, r.detail, r.new_url)
+            for r in results
+            if r.account.duplicate_of is None
+        ),
+        streaks=facts.decision.streaks,
+        outages=tuple((o.scope, o.bad, o.total) for o in facts.decision.outages),
+        identities=tuple(r.learned for r in results if r.learned is not None),
+        resolved=tuple(resolved),
+        reach=tuple(reach_rows(results)),
+    )
+
+
+# ---- pure helpers of the gathering ----------------------------------------------------------
+
+
+def fix_candidates(results: Sequence[CheckResult], known: Mapping[str, FixRecord]) -> list[Fix]:
+    """The fixes ``decide`` may make whose old account the store has no fix record of.
+
+    For these the page history is read before deciding: the bot may have fixed the same old
+    account before (a run killed before its record, a lost state file) and a human reverted it.
+    """
+    return [
+        Fix(
+            r.account.key,
+            r.account.platform,
+            r.account.handle,
+            r.new_handle,
+            r.new_url,
+            r.status.value,
+        )
+        for r in results
+        if r.status in (Status.MOVED, Status.RENAMED)
+        and r.new_url
+        and r.new_handle
+        and r.account.duplicate_of is None
+        and r.account.key not in known
+    ]
+
+
+def recover_fixes(
+    page: str, edits: Sequence[tuple[int, str, str]], fixes: Sequence[Fix], now: datetime
+) -> list[tuple[str, FixRecord]]:
+    """Fixes of the same old accounts that the bot's own edit summaries on ``page`` record.
+
+    ``edits``: ``(revid, timestamp, summary)``, newest first.  Each fix edit's summary names
+    every change as ``old -> new (reason)`` (:meth:`EditPage.summary`), so an earlier fix of
+    ``old`` is found whatever its successor was.
+    """
+    found: list[tuple[str, FixRecord]] = []
+    for fix in fixes:
+        old = fix.summary.split(" -> ", 1)[0]
+        pattern = re.compile(
+            r"(?:: |; )" + re.escape(old) + r" -> (?P<new>.+?) \((?:moved|renamed)\)"
+        )
+        for revid, stamp, comment in edits:
+            match = pattern.search(comment)
+            if match is None:
+                continue
+            try:
+                made = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+            except ValueError:
+                made = now
+            new = match.group("new")
+            new_key = f"{fix.platform}:{new.removeprefix('@')}"
+            found.append((comment, FixRecord(page, fix.old_key, new_key, new, revid, made)))
+            break
+    return found
+
+
+def resolved_markers(
+    reported: Mapping[str, datetime | None], results: Sequence[CheckResult], extraction: Extraction
+) -> list[str]:
+    """Reported findings that no longer persist: the account is fine now, or off the page."""
+    status = {r.account.key: r.status for r in results}
+    listed = {a.key for a in extraction.accounts}
+    duplicated = {later.key for _first, later in extraction.duplicates}
+
+    def persists(marker: str) -> bool:
+        kind, _, key = marker.partition(":")
+        if key not in listed:
+            return False
+        if kind == "duplicate":
+            return key in duplicated
+        return status.get(key) != Status.OK
+
+    return [m for m, resolved_at in reported.items() if resolved_at is None and not persists(m)]
+
+
+def rows_after_fixes(rows: Sequence[StatusRow], fixed: FixResult | None) -> list[StatusRow]:
+    """The status rows as the page reads after this run's fixes, not one run behind them."""
+    applied = {(a.fix.platform, a.fix.old_handle): a.fix for a in fixed.applied} if fixed else {}
+    out = []
+    for row in rows:
+        fix = applied.get((row.platform, row.handle))
+        if fix is None:
+            out.append(row)
+            continue
+        out.append(
+            replace(
+                row,
+                handle=fix.new_handle,
+                url=fix.new_url,
+                status=Status.OK.value,
+                since=None,
+                detail=f"link updated by the bot ({fix.reason}: was {fix.old_handle})",
+            )
+        )
+    return out

@@ -317,3 +317,11 @@ def test_a_run_that_lost_its_lease_writes_nothing_more(bot: Bot) -> None:
 def test_the_observer_hears_each_step_in_order(bot: Bot) -> None:
     bot.run(Script({**MOVED, **GONE}))
     assert bot.events == ["checks", "after-edit", "before-notice", "after-notice"]
+
+
+def test_a_notice_a_human_removed_is_not_posted_again_while_the_finding_persists(bot: Bot) -> None:
+    bot.run(Script(GONE))
+    bot.wiki.edit(TALK, "Handled, thanks.")  # the section removed, no archive
+    report = bot.run(Script(GONE), day=1)
+    assert bot.wiki.text(TALK) == "Handled, thanks.", "the store's record did not count"
+    assert not report.new_findings

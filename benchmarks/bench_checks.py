@@ -142,13 +142,20 @@ def start_simulator(data: dict[str, Any], tmp: str) -> tuple[subprocess.Popen[st
     path = Path(tmp) / f"bench{len(list(Path(tmp).iterdir()))}.json"
     path.write_text(json.dumps(data), encoding="utf-8")
     server = subprocess.Popen(
-        [sys.executable, "-m", "wmsocial_bot.devtools.simulator", "--scenario", str(path)],
+        [sys.executable, "-m", "wmsocial_testkit.simulator", "--scenario", str(path)],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,  # its list of hosts
         text=True,
     )
     assert server.stdout is not None
-    return server, server.stdout.readline().strip()
+    base = server.stdout.readline().strip()
+    if not base:  # it printed no URL: it did not start
+        server.wait()
+        sys.exit(
+            f"the simulator did not start (exit {server.returncode}); the test kit must be "
+            "importable: pip install -e testkit (README, Development)"
+        )
+    return server, base
 
 
 def main() -> None:

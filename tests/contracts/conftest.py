@@ -1,16 +1,17 @@
 """The reference Bluesky stack, once per test session (see ``reference_bluesky.py``).
 
 Outside CI it is skipped with the reason when it is not installed; under ``CI=true`` a stack
-that cannot start fails the tests.
+that cannot start fails the tests (the test kit's ``skip_or_fail``).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 from reference_bluesky import ReferenceStack, StackError
+
+from wmsocial_testkit.fixtures import skip_or_fail
 
 
 @pytest.fixture(scope="session")
@@ -19,9 +20,7 @@ def bluesky_stack() -> Iterator[ReferenceStack]:
     try:
         stack.start()
     except StackError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"the reference Bluesky stack did not start (CI=true, so it fails): {exc}")
-        pytest.skip(f"the reference Bluesky stack cannot run here: {exc}")
+        skip_or_fail(f"the reference Bluesky stack cannot run here: {exc}")
     try:
         yield stack
     finally:

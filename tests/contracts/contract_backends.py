@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from reference_bluesky import ReferenceStack
 
-from wmsocial_bot.devtools.sim_scenario import DEFAULT_PDS
-from wmsocial_bot.devtools.simulator import Simulator
+from wmsocial_testkit.sim_scenario import DEFAULT_PDS
+from wmsocial_testkit.simulator import Simulator
 
 DID_WEB_DOMAIN = "nobody.example.com"  # the did:web case's domain: serves no DID document
 PDS_HOST = DEFAULT_PDS.split("://", 1)[1]  # the simulated accounts' PDS

@@ -2,7 +2,7 @@
 
 The reference backend is the real server software (``@atproto/dev-env`` 0.6.7: PLC, PDS and
 AppView on loopback, see ``reference_bluesky.py``); the simulator backend is the project's own
-``wmsocial_bot.devtools.sim_bsky``.  Every case is checked twice, as the bot does on two runs:
+``wmsocial_testkit.sim_bsky``.  Every case is checked twice, as the bot does on two runs:
 a first check that knows nothing, then the ``later`` changes, then a second check that knows
 the DIDs the first one learned.  Both backends must give the verdicts the case data names, and
 below the verdicts, the simulator's servers must answer every state as the reference servers

@@ -49,11 +49,11 @@ from faults.support import (
     write_config,
 )
 
-from wmsocial_bot.devtools.simulator import Simulator
-from wmsocial_bot.devtools.testwiki import ApiSession, LocalWiki
 from wmsocial_bot.model import Identity
 from wmsocial_bot.notices import MARKER_PREFIX, marker_comment, reported_markers
 from wmsocial_bot.state import MIGRATIONS, SqliteStore
+from wmsocial_testkit.simulator import Simulator
+from wmsocial_testkit.testwiki import ApiSession, LocalWiki
 
 pytestmark = [pytest.mark.wiki, pytest.mark.simulator, pytest.mark.faults]
 

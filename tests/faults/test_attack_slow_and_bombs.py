@@ -30,16 +30,16 @@ from pathlib import Path
 
 import pytest
 from faults.support import Figures, run_cli, state_rows, write_config
-from simulator_fixtures import SCENARIOS
 
 from wmsocial_bot.checks import check_accounts
 from wmsocial_bot.config import NetworkConfig
-from wmsocial_bot.devtools.simulator import Simulator
-from wmsocial_bot.devtools.testwiki import ApiSession, LocalWiki
 from wmsocial_bot.extract import extract_accounts
 from wmsocial_bot.model import CheckResult, Status
 from wmsocial_bot.net import NOT_CHECKED, Net
 from wmsocial_bot.notices import reported_markers
+from wmsocial_testkit.fixtures import SCENARIOS
+from wmsocial_testkit.simulator import Simulator
+from wmsocial_testkit.testwiki import ApiSession, LocalWiki
 
 pytestmark = pytest.mark.faults
 NOW = datetime.fromisoformat("2026-11-24T00:00:00+00:00")

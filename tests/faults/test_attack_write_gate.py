@@ -39,10 +39,10 @@ from faults.support import Figures, run_cli, write_config
 
 from wmsocial_bot.checks import check_accounts
 from wmsocial_bot.config import NetworkConfig
-from wmsocial_bot.devtools.testwiki import ApiSession, LocalWiki
 from wmsocial_bot.extract import extract_accounts
 from wmsocial_bot.model import Status
 from wmsocial_bot.net import Net
+from wmsocial_testkit.testwiki import ApiSession, LocalWiki
 
 pytestmark = [pytest.mark.faults]
 

@@ -23,15 +23,15 @@ from typing import Any
 
 import pytest
 from faults.support import Figures
-from simulator_fixtures import SCENARIOS
 
 from wmsocial_bot.checks import check_accounts
 from wmsocial_bot.config import NetworkConfig
 from wmsocial_bot.decide import Policy, decide, scope_of
-from wmsocial_bot.devtools.simulator import Simulator
 from wmsocial_bot.extract import extract_accounts
 from wmsocial_bot.model import CheckResult, Status
 from wmsocial_bot.net import Net
+from wmsocial_testkit.fixtures import SCENARIOS
+from wmsocial_testkit.simulator import Simulator
 
 pytestmark = [pytest.mark.simulator, pytest.mark.faults]
 

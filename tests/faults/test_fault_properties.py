@@ -27,7 +27,6 @@ import pytest
 from faults.support import Figures
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from simulator_fixtures import BASIC, SCENARIOS
 from unit.test_extract_properties import FRAGMENTS
 from unit.test_fix import LISTINGS
 from unit.test_notices import INJECTIONS, _assert_inert_notice, findings_strategy
@@ -35,8 +34,6 @@ from unit.test_notices import INJECTIONS, _assert_inert_notice, findings_strateg
 from wmsocial_bot.checks import check_accounts
 from wmsocial_bot.config import NetworkConfig
 from wmsocial_bot.decide import Policy, decide
-from wmsocial_bot.devtools.simulator import Simulator
-from wmsocial_bot.devtools.testwiki import ApiSession
 from wmsocial_bot.extract import extract_accounts
 from wmsocial_bot.fix import apply_fixes
 from wmsocial_bot.model import CheckResult, Finding, Status
@@ -44,6 +41,9 @@ from wmsocial_bot.net import Net
 from wmsocial_bot.notices import profile_url, render_notice, render_status_page
 from wmsocial_bot.plan import resolved_markers
 from wmsocial_bot.run import inline_ignores
+from wmsocial_testkit.fixtures import BASIC, SCENARIOS
+from wmsocial_testkit.simulator import Simulator
+from wmsocial_testkit.testwiki import ApiSession
 
 pytestmark = pytest.mark.faults
 NOW = datetime(2026, 11, 24, tzinfo=UTC)

@@ -22,10 +22,10 @@ from faults.support import Figures
 
 from wmsocial_bot.checks import check_accounts
 from wmsocial_bot.config import NetworkConfig
-from wmsocial_bot.devtools.simulator import Simulator
 from wmsocial_bot.extract import extract_accounts
 from wmsocial_bot.model import CheckResult, Status
 from wmsocial_bot.net import THROTTLED_AFTER, Net
+from wmsocial_testkit.simulator import Simulator
 
 pytestmark = [pytest.mark.simulator, pytest.mark.faults]
 NOW = datetime.fromisoformat("2026-11-24T00:00:00+00:00")

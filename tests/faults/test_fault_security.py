@@ -32,13 +32,13 @@ from faults.support import Figures, pywikibot_dir_via, run_cli, write_config
 from wmsocial_bot import net as net_module
 from wmsocial_bot.checks import check_accounts
 from wmsocial_bot.config import NetworkConfig
-from wmsocial_bot.devtools.simulator import Simulator
-from wmsocial_bot.devtools.testwiki import ApiSession, LocalWiki
 from wmsocial_bot.errors import NetworkPolicyError
 from wmsocial_bot.extract import extract_accounts
 from wmsocial_bot.model import Status
 from wmsocial_bot.net import Net
 from wmsocial_bot.wiki import REDACTED, redact_secrets
+from wmsocial_testkit.simulator import Simulator
+from wmsocial_testkit.testwiki import ApiSession, LocalWiki
 
 pytestmark = [pytest.mark.simulator, pytest.mark.faults]
 # "The public Internet" of these tests: a loopback address the guard is told to accept, on

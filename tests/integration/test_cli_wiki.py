@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from wmsocial_bot.devtools.simulator import Simulator
-from wmsocial_bot.devtools.testwiki import ApiSession, LocalWiki
+from wmsocial_testkit.simulator import Simulator
+from wmsocial_testkit.testwiki import ApiSession, LocalWiki
 
 pytestmark = pytest.mark.wiki
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "extract" / "meta_social_media.wiki"

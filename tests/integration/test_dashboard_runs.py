@@ -17,11 +17,11 @@ import pytest
 from wmsocial_bot.checks import check_accounts
 from wmsocial_bot.config import NetworkConfig
 from wmsocial_bot.dashboard import Tally, activity, owner_rows, reach_rows, sparkline
-from wmsocial_bot.devtools.simulator import Simulator
 from wmsocial_bot.extract import extract_accounts
 from wmsocial_bot.model import Status
 from wmsocial_bot.net import Net
 from wmsocial_bot.state import SqliteStore
+from wmsocial_testkit.simulator import Simulator
 
 pytestmark = pytest.mark.simulator
 START = datetime(2026, 10, 25, 6, 0, tzinfo=UTC)

@@ -26,7 +26,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wmsocial_bot.devtools.testwiki import ApiSession
 from wmsocial_bot.extract import (
     CELL_TOKEN,
     extract_accounts,
@@ -35,6 +34,7 @@ from wmsocial_bot.extract import (
     platform_named,
 )
 from wmsocial_bot.identify import identify_url, mastodon
+from wmsocial_testkit.testwiki import ApiSession
 
 pytestmark = pytest.mark.wiki
 

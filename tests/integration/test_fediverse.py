@@ -11,26 +11,21 @@ ones run the real checker (Mastodon.py, requests) against it.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from mastodon import MastodonNotFoundError, MastodonUnauthorizedError
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from simulator_fixtures import SCENARIOS, mastodon_for
-
 from wmsocial_bot.checks import check_accounts
 from wmsocial_bot.config import NetworkConfig
-from wmsocial_bot.devtools.simulator import Simulator
 from wmsocial_bot.extract import extract_accounts
 from wmsocial_bot.model import CheckResult, Status
 from wmsocial_bot.net import Net
+from wmsocial_testkit.fixtures import SCENARIOS, mastodon_for
+from wmsocial_testkit.simulator import Simulator
 
 pytestmark = pytest.mark.simulator
 SCENARIO = SCENARIOS / "fediverse.json"

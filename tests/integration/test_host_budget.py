@@ -17,12 +17,12 @@ import pytest
 from wmsocial_bot.checks import check_accounts
 from wmsocial_bot.config import NetworkConfig
 from wmsocial_bot.decide import next_streak
-from wmsocial_bot.devtools.simulator import RequestRecord, Simulator
 from wmsocial_bot.extract import extract_accounts
 from wmsocial_bot.model import CheckResult, Status
 from wmsocial_bot.net import Net
 from wmsocial_bot.run import PageReport
 from wmsocial_bot.state import Streak
+from wmsocial_testkit.simulator import RequestRecord, Simulator
 
 pytestmark = pytest.mark.simulator
 HOST = "busy.example"

@@ -20,15 +20,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from simulator_fixtures import SCENARIOS
 
 from wmsocial_bot.checkers import youtube
 from wmsocial_bot.checks import check_accounts
 from wmsocial_bot.config import NetworkConfig
-from wmsocial_bot.devtools.simulator import Simulator
 from wmsocial_bot.extract import extract_accounts
 from wmsocial_bot.model import CheckResult, Status
 from wmsocial_bot.net import Net
+from wmsocial_testkit.fixtures import SCENARIOS, fresh
+from wmsocial_testkit.simulator import Simulator
 
 pytestmark = pytest.mark.simulator
 SCENARIO = SCENARIOS / "platforms.json"
@@ -101,10 +101,8 @@ def platforms_sim() -> Iterator[Simulator]:
 
 @pytest.fixture
 def psim(platforms_sim: Simulator) -> Iterator[Simulator]:
-    platforms_sim.load(SCENARIO)
-    platforms_sim.reset_log()
-    yield platforms_sim
-    assert platforms_sim.errors == [], "\n".join(platforms_sim.errors)
+    with fresh(platforms_sim, SCENARIO) as simulator:
+        yield simulator
 
 
 def every_host_answers(sim: Simulator, **host: Any) -> None:

@@ -24,14 +24,17 @@ from types import SimpleNamespace
 import pytest
 
 from wmsocial_bot.config import Config
-from wmsocial_bot.devtools.simulator import Simulator
-from wmsocial_bot.devtools.testwiki import ApiSession, LocalWiki
 from wmsocial_bot.run import read_onwiki_config
+from wmsocial_testkit.simulator import Simulator
+from wmsocial_testkit.testwiki import ApiSession, LocalWiki
 
 REPO = Path(__file__).resolve().parents[2]
 README = (REPO / "README.md").read_text(encoding="utf-8")
 COMMAND_START = ("git ", "scripts/", "bash ", "wmsocial-bot ", "python", ".venv/bin/")
-SIMULATOR = "python -m wmsocial_bot.devtools.simulator"
+SIMULATOR = "python -m wmsocial_testkit.simulator"
+# This checkout's bot and test kit, for the commands run as subprocesses (the benchmarks and the
+# README's simulator command import the test kit).
+CHECKOUT_PATH = os.pathsep.join([str(REPO), str(REPO / "testkit")])
 CHECK_EXAMPLE = "wmsocial-bot check --wikitext"
 HELP = "wmsocial-bot [COMMAND] "
 # Examples run elsewhere, and where (or why not at all).
@@ -41,7 +44,9 @@ ELSEWHERE = {
     ),
     "scripts/demo --once": "tests/integration/test_demo.py (with --no-install: no root here)",
     "bash .ci/run": "what CI runs",
-    "python3 -m venv .venv && .venv/bin/pip install -e '.[test]'": ".ci/run does the same",
+    "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' -e testkit": (
+        ".ci/run does the same"
+    ),
     ".venv/bin/python -m pytest": ".ci/run runs the suite",
     ".venv/bin/ruff check . && .venv/bin/mypy": ".ci/run runs both",
 }
@@ -102,7 +107,7 @@ def isolated_env(tmp_path: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("WMSOCIAL_BOT_CONFIG", None)
     env.update(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path), XDG_STATE_HOME=str(tmp_path))
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [CHECKOUT_PATH, env.get("PYTHONPATH")]))
     return env
 
 
@@ -152,7 +157,7 @@ def test_simulator_example_runs(tmp_path: Path) -> None:
         probe.bind(("127.0.0.1", 0))
         port = str(probe.getsockname()[1])
     args = [port if a == "8765" else a for a in shlex.split(simulator.removesuffix("&"))]
-    assert args[:3] == ["python", "-m", "wmsocial_bot.devtools.simulator"]
+    assert args[:3] == ["python", "-m", "wmsocial_testkit.simulator"]
     env = isolated_env(tmp_path)
     server = subprocess.Popen(
         [sys.executable, *args[1:]],
@@ -282,7 +287,7 @@ def test_benchmark_examples_run(command: str) -> None:
         text=True,
         timeout=300,
         cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
+        env={**os.environ, "PYTHONPATH": CHECKOUT_PATH},
         stdin=subprocess.DEVNULL,
     )
     assert done.returncode == 0, done.stderr[-2000:]

@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 
 from wmsocial_bot.config import Config, PolicyConfig, StateConfig, WikiConfig
-from wmsocial_bot.devtools.simulator import Simulator
-from wmsocial_bot.devtools.testwiki import ApiSession, LocalWiki
 from wmsocial_bot.notices import reported_markers
 from wmsocial_bot.run import PageReport, RunOptions, run_bot
 from wmsocial_bot.state import SqliteStore
 from wmsocial_bot.wiki import Wiki
+from wmsocial_testkit.simulator import Simulator
+from wmsocial_testkit.testwiki import ApiSession, LocalWiki
 
 pytestmark = [pytest.mark.wiki, pytest.mark.simulator]
 

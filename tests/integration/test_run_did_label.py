@@ -14,14 +14,14 @@ import pytest
 
 from wmsocial_bot.checks import check_accounts
 from wmsocial_bot.config import Config, NetworkConfig, PolicyConfig, StateConfig, WikiConfig
-from wmsocial_bot.devtools.simulator import Simulator
-from wmsocial_bot.devtools.testwiki import ApiSession
 from wmsocial_bot.extract import extract_accounts
 from wmsocial_bot.model import CheckResult, Status
 from wmsocial_bot.net import Net
 from wmsocial_bot.run import RunOptions, run_bot
 from wmsocial_bot.state import SqliteStore
 from wmsocial_bot.wiki import Wiki
+from wmsocial_testkit.simulator import Simulator
+from wmsocial_testkit.testwiki import ApiSession
 
 ALICE = "did:plc:aliceaaaaaaaaaaaaaaaaaaa"  # alice.bsky.social in tests/scenarios/basic.json
 PAGE = (

@@ -6,6 +6,7 @@ platforms.md says the real services send, including the exceptions the libraries
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import subprocess
@@ -41,23 +42,10 @@ from mastodon import (
     MastodonUnauthorizedError,
 )
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import contextlib
-
-from simulator_fixtures import (
-    BASIC,
-    basic_sim,
-    bluesky_client,
-    mastodon_for,
-    sim,
-)
-
 from wmsocial_bot.checkers.bluesky import tid_time
-from wmsocial_bot.devtools.sim_scenario import ScenarioError
-from wmsocial_bot.devtools.simulator import Simulator
-
-__all__ = ["basic_sim", "sim"]  # fixtures, imported for pytest
+from wmsocial_testkit.fixtures import BASIC, bluesky_client, mastodon_for
+from wmsocial_testkit.sim_scenario import ScenarioError
+from wmsocial_testkit.simulator import Simulator
 
 pytestmark = pytest.mark.simulator
 
@@ -745,7 +733,7 @@ def test_keep_alive(sim: Simulator) -> None:
 def test_command_line(tmp_path: Path) -> None:
     root = Path(__file__).resolve().parents[2]
     for command in (
-        [sys.executable, "-m", "wmsocial_bot.devtools.simulator", "--scenario", str(BASIC)],
+        [sys.executable, "-m", "wmsocial_testkit.simulator", "--scenario", str(BASIC)],
         [sys.executable, str(root / "scripts" / "simulator.py"), "--scenario", str(BASIC)],
     ):
         process = subprocess.Popen(
@@ -767,7 +755,7 @@ def test_command_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text('{"hosts": {"a.example": {"sofware": "mastodon"}}}')
     result = subprocess.run(
-        [sys.executable, "-m", "wmsocial_bot.devtools.simulator", "--scenario", str(bad)],
+        [sys.executable, "-m", "wmsocial_testkit.simulator", "--scenario", str(bad)],
         capture_output=True,
         text=True,
         timeout=20,
@@ -782,7 +770,7 @@ def test_write_config_sends_every_host_to_the_simulator(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "wmsocial_bot.devtools.simulator",
+            "wmsocial_testkit.simulator",
             "--scenario",
             str(BASIC),
             "--write-config",

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from wmsocial_bot.devtools.testwiki import CHANGE_TAG, ApiSession, LocalWiki
 from wmsocial_bot.errors import WikiError, WritesDisabled
 from wmsocial_bot.wiki import PageRevision, SectionMissing, Wiki
+from wmsocial_testkit.testwiki import CHANGE_TAG, ApiSession, LocalWiki
 
 pytestmark = pytest.mark.wiki
 

@@ -18,8 +18,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from wmsocial_bot.errors import ConfigError
-
 SOFTWARES: frozenset[str] = frozenset(
     {
         "mastodon",
@@ -78,8 +76,12 @@ _ACCT_RE = re.compile(r"^@?([A-Za-z0-9_.\-]+)@([A-Za-z0-9.\-]+(?::[0-9]+)?)$")
 _DID_RE = re.compile(r"^did:[a-z]+:[A-Za-z0-9._:%\-]*[A-Za-z0-9._\-]$")
 
 
-class ScenarioError(ConfigError):
-    """The scenario data is malformed; the message names the offending key."""
+class ScenarioError(ValueError):
+    """The scenario data is malformed; the message names the offending key.
+
+    A test-kit error, outside the bot's exception tree (:mod:`wmsocial_bot.errors`): the bot
+    never reads a scenario.
+    """
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ Usage from tests::
         ...
         assert sim.max_in_flight("social.example") <= 4
 
-Command line: ``python -m wmsocial_bot.devtools.simulator --scenario FILE [--port N]``.
+Command line: ``python -m wmsocial_testkit.simulator --scenario FILE [--port N]``.
 
 The server side uses the standard library only.
 """
@@ -42,15 +42,15 @@ from types import FrameType, TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-from wmsocial_bot.devtools.sim_bsky import (
+from wmsocial_testkit.sim_bsky import (
     atproto_did,
     handle_appview,
     handle_pds,
     handle_plc,
     xrpc_error,
 )
-from wmsocial_bot.devtools.sim_fedi import handle_fedi
-from wmsocial_bot.devtools.sim_http import (
+from wmsocial_testkit.sim_fedi import handle_fedi
+from wmsocial_testkit.sim_http import (
     HTML_TYPE,
     TEXT_TYPE,
     Hang,
@@ -66,7 +66,7 @@ from wmsocial_bot.devtools.sim_http import (
     sim_url,
     text_response,
 )
-from wmsocial_bot.devtools.sim_scenario import (
+from wmsocial_testkit.sim_scenario import (
     FEDI_SOFTWARES,
     Flaky,
     Host,
@@ -991,7 +991,7 @@ def endpoints_toml(overrides: dict[str, str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m wmsocial_bot.devtools.simulator",
+        prog="python -m wmsocial_testkit.simulator",
         description="Serve simulated social-media platforms on one loopback port.",
     )
     parser.add_argument("--scenario", type=Path, help="scenario JSON file (default: empty)")

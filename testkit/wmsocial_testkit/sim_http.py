@@ -1,7 +1,7 @@
 """Request and response values shared by the simulator's platform modules.
 
 Platform modules are pure functions ``(SimRequest, Scenario, ...) -> Outcome``; the server in
-:mod:`wmsocial_bot.devtools.simulator` does the socket work, the timing and the log.
+:mod:`wmsocial_testkit.simulator` does the socket work, the timing and the log.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-from wmsocial_bot.devtools.sim_scenario import Scenario
+from wmsocial_testkit.sim_scenario import Scenario
 
 JSON_TYPE = "application/json; charset=utf-8"
 HTML_TYPE = "text/html; charset=utf-8"

@@ -18,14 +18,14 @@ import re
 from typing import Any
 from urllib.parse import unquote
 
-from wmsocial_bot.devtools.sim_http import (
+from wmsocial_testkit.sim_http import (
     TEXT_TYPE,
     Outcome,
     Response,
     SimRequest,
     json_response,
 )
-from wmsocial_bot.devtools.sim_scenario import BskyAccount, BskyPost, Scenario, is_did, parse_time
+from wmsocial_testkit.sim_scenario import BskyAccount, BskyPost, Scenario, is_did, parse_time
 
 MAX_PROFILES = 25
 FEED_FILTERS = frozenset(
@@ -389,7 +389,7 @@ def handle_pds(req: SimRequest, scenario: Scenario, host: str) -> Outcome | None
         return None
     did = req.param("did")
     if not did or not is_did(did):
-        return xrpc_error("InvalidRequest", "Error: Params must have the property \"did\"")
+        return xrpc_error("InvalidRequest", 'Error: Params must have the property "did"')
     account = scenario.bluesky.get(did)
     if account is None or account.state == "deleted" or _host_of(account.pds) != host:
         return xrpc_error("RepoNotFound", f"Could not find repo for DID: {did}")

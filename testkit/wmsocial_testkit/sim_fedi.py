@@ -12,7 +12,7 @@ import re
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from wmsocial_bot.devtools.sim_http import (
+from wmsocial_testkit.sim_http import (
     HTML_TYPE,
     JRD_TYPE,
     Outcome,
@@ -24,7 +24,7 @@ from wmsocial_bot.devtools.sim_http import (
     json_response,
     sim_url,
 )
-from wmsocial_bot.devtools.sim_scenario import (
+from wmsocial_testkit.sim_scenario import (
     FediAccount,
     Host,
     Scenario,

@@ -547,7 +547,7 @@ class _Walker:
             in_column = handle_in_context(platform, written) if platform else None
             if in_column is not None:
                 self.cell = (grid, row_index, cell)
-                self.add(platform or "", in_column.handle, None, span, None, None, "context")
+                self.add(platform or "", in_column.handle, span, "context")
         self.cell = saved_cell
         grid.resolve()
 
@@ -661,14 +661,8 @@ class _Walker:
             stripped = raw.strip()
             url_start = start + offset + 1 + raw.index(stripped) if stripped else 0
             if stripped:
-                self.add_url(
-                    stripped,
-                    "https://" + stripped,
-                    Span(url_start, url_start + len(stripped)),
-                    None,
-                    None,
-                    "template",
-                )
+                span = Span(url_start, url_start + len(stripped))
+                self.add_url(stripped, "https://" + stripped, span, "template")
         return length
 
     def visit_wikilink(self, link: Wikilink, start: int) -> int:
@@ -697,7 +691,7 @@ class _Walker:
                 if re.match(r"(?i)(?:https?:)?//", value):
                     value_at = at + len("link=") + len(raw_value) - len(value)
                     span = Span(value_at, value_at + len(value))
-                    self.add_url(value, value, span, None, None, "image")
+                    self.add_url(value, value, span, "image")
             elif not stripped.startswith("alt=") and not _inert(stripped):
                 self.walk(mwparserfromhell.parse(param, skip_style_tags=True), start + offset)
 
@@ -731,7 +725,7 @@ class _Walker:
             source = "template"
         else:
             source = "link" if link.brackets or label is not None else "bare"
-        self.add_url(url, url, span, label, label_span, source)
+        self.add_url(url, url, span, source, (label, label_span))
         return len(skeleton) + shift
 
     def _tvar_label(self, span: Span) -> tuple[str | None, Span | None]:
@@ -755,7 +749,7 @@ class _Walker:
                 self.pending_label = (platform, start + len(value), ending["colon"] != ":")
         for labelled in labelled_handles(value):
             span = Span(start + labelled.start, start + labelled.end)
-            self.add(labelled.platform, labelled.handle, None, span, None, None, "context")
+            self.add(labelled.platform, labelled.handle, span, "context")
         if "@" not in value:
             return
         for match in mastodon.WRITTEN_HANDLE.finditer(value):
@@ -765,7 +759,7 @@ class _Walker:
             span = Span(start + match.start(), start + match.end())
             if any(label.start <= span.start < label.end for label in self.labels[-4:]):
                 continue
-            self.add(mastodon.NAME, handle, None, span, None, None, "text")
+            self.add(mastodon.NAME, handle, span, "text")
 
     def label_across_tags(self, value: str, start: int) -> None:
         """``X: <span>@name</span>``: a label ended the text before, only inline tags between."""
@@ -784,7 +778,7 @@ class _Walker:
         handle = handle_in_context(platform, token)
         if handle is not None:
             span = Span(start + match.start("token"), start + match.end("token"))
-            self.add(platform, handle.handle, None, span, None, None, "context")
+            self.add(platform, handle.handle, span, "context")
 
     # -- recording -------------------------------------------------------------------------
 
@@ -793,24 +787,24 @@ class _Walker:
         written: str,
         url: str,
         span: Span,
-        label: str | None,
-        label_span: Span | None,
         source: str,
+        label: tuple[str | None, Span | None] = (None, None),
     ) -> None:
+        """Record the account ``url`` names, if any; ``written`` is the URL as on the page."""
         found = identify_url((_COMMENT.sub("", url) if "<!--" in url else url).strip())
         if found is not None:
-            self.add(found.platform, found.handle, written, span, label, label_span, source)
+            self.add(found.platform, found.handle, span, source, written, label)
 
     def add(
         self,
         platform: str,
         handle: str,
-        url: str | None,
         span: Span,
-        label: str | None,
-        label_span: Span | None,
         source: str,
+        url: str | None = None,
+        label: tuple[str | None, Span | None] = (None, None),
     ) -> None:
+        """Record one account; ``label`` is the link's label and where it is written."""
         record: dict[str, object] = {
             "platform": platform,
             "handle": handle,
@@ -819,8 +813,8 @@ class _Walker:
             "span": span,
             "line": bisect.bisect_left(self._newlines, span.start) + 1,
             "source": source,
-            "label": label,
-            "label_span": label_span,
+            "label": label[0],
+            "label_span": label[1],
             "cells": (),
         }
         self.records.append(record)

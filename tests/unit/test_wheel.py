@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import importlib.util
-import os
 import shutil
 import subprocess
 import sys
@@ -18,6 +17,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
+from wmsocial_testkit.fixtures import skip_or_fail
 
 REPO = Path(__file__).resolve().parents[2]
 # Left out of the copy: what a checkout accumulates and the build must not see (the reference
@@ -41,9 +42,7 @@ TEST_KIT_NAMES = ("wmsocial_testkit", "devtools", "simulator", "sim_", "testwiki
 @pytest.fixture(scope="module")
 def wheel_files(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     if importlib.util.find_spec("wheel") is None:  # setuptools < 70.1 builds wheels with it
-        if os.environ.get("CI") == "true":
-            pytest.fail("the package 'wheel' is missing (setup.cfg's test extra installs it)")
-        pytest.skip("the package 'wheel' is not installed here: pip install -e '.[test]'")
+        skip_or_fail("the package 'wheel' is not installed here (setup.cfg's test extra has it)")
     tmp = tmp_path_factory.mktemp("wheel")
     source, out = tmp / "repo", tmp / "out"
     shutil.copytree(REPO, source, ignore=NOT_SOURCE, symlinks=True)

@@ -353,12 +353,33 @@ def as_table_rows(rows: Sequence[OwnerRow]) -> tuple[list[dict[str, Any]], list[
     return out, ["owner", *platforms]
 
 
+def sort_value(cells: Sequence[Cell]) -> int | None:
+    """What a platform cell sorts by: the owner's posts there in 30 days (a lower bound counts
+    as its number), -1 when none of them has a figure; None for no account (an empty cell)."""
+    if not cells:
+        return None
+    counts = [
+        c.activity.posts_30d.count
+        for c in cells
+        if c.activity is not None and c.activity.posts_30d is not None
+    ]
+    return sum(counts) if counts else -1
+
+
 def as_wikitext(rows: Sequence[OwnerRow], *, now: datetime) -> str:
-    """A sortable wiki table; every text from the page or a server is made inert."""
+    """A sortable wiki table; every text from the page or a server is made inert.
+
+    A platform column sorts by posts in 30 days (``data-sort-value``: the shown text starts
+    with the handle, which would sort by name).  MediaWiki's tablesorter reads the attribute
+    before the text and skips empty cells when it guesses a column's type
+    (``resources/src/jquery.tablesorter/jquery.tablesorter.js``, ``getElementSortKey`` and
+    ``detectParserForColumn``, MediaWiki 1.39), so an owner with no account there stays empty.
+    """
     platforms = platforms_of(rows)
     lines = [
         f"Activity and reach per owner, from the bot's checks up to {now.date().isoformat()} "
-        f"(sparkline: posts per week, the last {WEEKS} weeks; {UNKNOWN_WEEK} not covered).",
+        f"(sparkline: posts per week, the last {WEEKS} weeks; {UNKNOWN_WEEK} not covered). "
+        "A platform column sorts by posts in 30 days.",
         '{| class="wikitable sortable"',
         "! Owner !! " + " !! ".join(platform_name(p) for p in platforms),
     ]
@@ -366,9 +387,35 @@ def as_wikitext(rows: Sequence[OwnerRow], *, now: datetime) -> str:
         lines.append("|-")
         cells = [inert(row.owner)]
         for platform in platforms:
-            texts = [inert(c.text()) for c in row.cells if c.platform == platform]
-            cells.append("<br />".join(texts))
+            mine = [c for c in row.cells if c.platform == platform]
+            text = "<br />".join(inert(c.text()) for c in mine)
+            value = sort_value(mine)
+            cells.append(text if value is None else f'data-sort-value="{value}" | {text}')
         lines.append("| " + " || ".join(cells))
     lines.append("|}")
     lines += [f"* {inert(line)}" for line in summary_lines(rows)]
     return "\n".join(lines)
+
+
+def status_section(rows: Sequence[OwnerRow], *, now: datetime) -> str:
+    """The status page's activity section: the table, or one line while no run has figures."""
+    if not any(cell.activity is not None for row in rows for cell in row.cells):
+        lines = [
+            "No figures recorded yet: each run records what the checks show of every account's "
+            "posts and followers, and this table fills from them."
+        ]
+        return "\n".join(lines + [f"* {inert(line)}" for line in summary_lines(rows)])
+    return as_wikitext(rows, now=now)
+
+
+def with_this_run(
+    history: Mapping[str, Sequence[ReachRecord]],
+    rows: Iterable[tuple[str, str, Reach]],
+    at: datetime,
+) -> dict[str, list[ReachRecord]]:
+    """The stored history plus this run's figures (which the run records, or in a dry run
+    does not), so that the status page shows the figures of the run that writes it."""
+    merged = {key: [r for r in records if r.checked_at < at] for key, records in history.items()}
+    for key, platform, figures in rows:
+        merged.setdefault(key, []).append(ReachRecord(key, platform, at, figures))
+    return merged

@@ -271,8 +271,19 @@ def _when(finding: Finding) -> str:
     return f"first found by the bot on {finding.since.isoformat()}."
 
 
-def render_status_page(rows: Sequence[StatusRow], *, updated: date, page_title: str) -> str:
+def render_status_page(
+    rows: Sequence[StatusRow],
+    *,
+    updated: date,
+    page_title: str,
+    sections: Sequence[tuple[str, str]] = (),
+) -> str:
     """The dashboard: one table row per account, the same text for the same input.
+
+    ``sections``: (heading, wikitext body) written after the accounts table, in the order
+    given (the plan's: activity per owner, verification, the movement's servers).  The body
+    is the caller's own markup; whatever in it came from a page or a server must already be
+    inert.
 
     Accounts that need a look come first (most urgent first, as in notices), then the ones
     that cannot be checked, then the good ones; page order within each.  A detail shared by
@@ -320,6 +331,8 @@ def render_status_page(rows: Sequence[StatusRow], *, updated: date, page_title: 
     if notes:
         lines.append("")
         lines += [f"Note {i}: {_sentence_inert(note)}" for i, note in enumerate(notes, 1)]
+    for heading, body in sections:
+        lines += ["", f"== {inert(heading)} ==", body.rstrip("\n")]
     return "\n".join(lines) + "\n"
 
 

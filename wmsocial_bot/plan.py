@@ -12,20 +12,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from datetime import date, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time
 
-from wmsocial_bot.dashboard import reach_rows
+from wmsocial_bot.dashboard import OwnerRow, owner_rows, reach_rows, status_section, with_this_run
 from wmsocial_bot.decide import Decision
 from wmsocial_bot.extract import Extraction
 from wmsocial_bot.fix import FixResult, apply_fixes
 from wmsocial_bot.model import CheckResult, Finding, Fix, Identity, Reach, Status, StatusRow
 from wmsocial_bot.notices import neutral, render_notice, render_status_page, reported_markers
-from wmsocial_bot.state import FixRecord, Streak
+from wmsocial_bot.state import FixRecord, ReachRecord, Streak
 
 SUMMARY_LIMIT = 450
 FIX_SUMMARY = "Bot: updating moved or renamed social media accounts: "
 STATUS_SUMMARY = "Bot: updating the status of the listed social media accounts"
+ACTIVITY_HEADING = "Activity and reach per owner"
 _UPDATED = re.compile(r"Last updated: (\d{4}-\d{2}-\d{2})")
 
 
@@ -153,6 +154,21 @@ class UpdateStatusPage:
     page: str
     rows: tuple[StatusRow, ...]
     updated: date
+    owners: tuple[OwnerRow, ...] = ()  # activity and reach per owner, with this run's figures
+
+    def sections(self, on: date) -> list[tuple[str, str]]:
+        """The sections under the accounts table, in page order: activity per owner, then
+        verification help (issue 17, part 3), then the movement's servers (part 5)."""
+        sections = []
+        if self.owners:
+            moment = datetime.combine(on, time(), UTC)
+            sections.append((ACTIVITY_HEADING, status_section(self.owners, now=moment)))
+        return sections
+
+    def render(self, rows: Sequence[StatusRow], on: date) -> str:
+        return render_status_page(
+            rows, updated=on, page_title=self.page, sections=self.sections(on)
+        )
 
     def text(self, current: str, fixed: FixResult | None) -> str | None:
         """The new page text, or None when nothing but the date would change.
@@ -160,14 +176,10 @@ class UpdateStatusPage:
         ``fixed``: this run's page fixes if the page edit was saved (else None).
         """
         rows = rows_after_fixes(self.rows, fixed)
-        new = render_status_page(rows, updated=self.updated, page_title=self.page)
+        new = self.render(rows, self.updated)
         stamp = _UPDATED.search(current)
-        if stamp:
-            same_day = render_status_page(
-                rows, updated=date.fromisoformat(stamp.group(1)), page_title=self.page
-            )
-            if same_day == current:
-                return None
+        if stamp and self.render(rows, date.fromisoformat(stamp.group(1))) == current:
+            return None
         return None if new == current else new
 
 
@@ -204,6 +216,8 @@ class PageFacts:
     bot: str
     config_page: str
     status_page: str | None
+    # The stored figures of the page's accounts (read only when there is a status page).
+    reach_history: Mapping[str, Sequence[ReachRecord]] = field(default_factory=dict)
 
 
 def plan_page(facts: PageFacts) -> tuple[Action, ...]:
@@ -217,10 +231,17 @@ def plan_page(facts: PageFacts) -> tuple[Action, ...]:
         actions.append(EditPage(facts.page, facts.decision.fixes, facts.now))
     actions += _notice(facts, set(resolved))
     if facts.status_page:
-        actions.append(
-            UpdateStatusPage(facts.status_page, facts.page, facts.decision.rows, facts.now.date())
-        )
+        actions.append(_status_page(facts, facts.status_page))
     return tuple(actions)
+
+
+def _status_page(facts: PageFacts, title: str) -> UpdateStatusPage:
+    """The status page with this run's figures: the stored history plus what this run saw."""
+    history = with_this_run(facts.reach_history, reach_rows(facts.results), facts.now)
+    owners = owner_rows(facts.extraction.accounts, history, facts.now)
+    return UpdateStatusPage(
+        title, facts.page, facts.decision.rows, facts.now.date(), owners=tuple(owners)
+    )
 
 
 def new_findings(

@@ -279,6 +279,11 @@ def _run_page(run: _Run, page: str, fresh: dict[str, Streak]) -> PageReport:
         bot=run.bot,
         config_page=run.config_title,
         status_page=run.config.wiki.status_page or None,
+        reach_history=(
+            run.store.reach_history({a.key for a in extraction.accounts})
+            if run.config.wiki.status_page
+            else {}
+        ),
     )
     run.runner.execute(plan_page(facts), report)
     return report

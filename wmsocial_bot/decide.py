@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from difflib import SequenceMatcher
 
-from wmsocial_bot import gate
+from wmsocial_bot import gate, profiles
 from wmsocial_bot.config import PolicyConfig
 from wmsocial_bot.errors import WriteRefused
 from wmsocial_bot.extract import Extraction, extract_accounts
@@ -30,6 +30,7 @@ from wmsocial_bot.model import (
     StatusRow,
     Streak,
 )
+from wmsocial_bot.relme import Verdict
 
 ACTIONS = {
     Status.DELETED: "Check the account; if it is really gone, remove or annotate the entry.",
@@ -132,6 +133,8 @@ def decide(
     *,
     counted: frozenset[str] = frozenset(),
     standing: frozenset[str] = frozenset(),
+    verified_before: Mapping[str, frozenset[str]] | None = None,
+    verdicts: Mapping[tuple[str, str], Verdict] | None = None,
 ) -> Decision:
     """Fixes, findings and outages from this run's results and the history before it.
 
@@ -140,6 +143,9 @@ def decide(
     account; an old account listed again is a human's revert of that fix unless its key is in
     ``standing`` (the bot's fix is still where it was made, see :func:`undone_by_human`): then
     the old link was added again elsewhere and is fixed like any other.
+    ``verified_before`` (account key -> profile fields verified at an earlier run) and
+    ``verdicts`` ((key, field) -> why it is not verified now) give the lost verifications;
+    the profiles' links to accounts the page does not list become suggestions.
     """
     unique = [r for r in results if r.account.duplicate_of is None]
     outages = _outages(unique, policy, previous, now)
@@ -245,6 +251,10 @@ def decide(
                 label=first.label,
             )
         )
+    findings += profiles.lost_verifications(
+        unique, verified_before or {}, verdicts or {}, policy.ignore, now, owner_of
+    )
+    findings += profiles.suggestions(unique, extraction.accounts, policy.ignore, now, owner_of)
     # Findings of earlier fixes whose new account is gone from the page are left alone; a
     # fix whose old account is listed again is caught above as "reverted".
     del listed

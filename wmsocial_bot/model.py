@@ -11,6 +11,7 @@ from datetime import date, datetime
 from typing import Any
 
 from wmsocial_bot.identify import shown_handle
+from wmsocial_bot.relme import FieldLink
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -214,6 +215,30 @@ class Reach:
 
 
 @dataclass(frozen=True)
+class ProfileLink:
+    """A link in an account's own profile (a field, the bio), read as hostile input."""
+
+    url: str  # http(s), a public host name (profiles.public_link)
+    where: str  # "field “Website”", "bio", "description": for the notice
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What the check's own answer shows of the profile, at no extra request (issue 17).
+
+    ``fields``: Mastodon's profile fields (name, value HTML, whether verified), for the
+    verification help; empty where the server does not verify links (Pleroma, Akkoma), so that
+    "not verified" is never claimed for a server that never verifies.  ``links``: every link
+    in the fields and the bio (Bluesky: the description), for the missing-account
+    suggestions.  ``url``: the profile's address as Mastodon compares rel=me links with it.
+    """
+
+    fields: tuple[FieldLink, ...] = ()
+    links: tuple[ProfileLink, ...] = ()
+    url: str | None = None
+
+
+@dataclass(frozen=True)
 class CheckResult:
     """What one check found about one account, with the evidence in a sentence."""
 
@@ -226,6 +251,7 @@ class CheckResult:
     verified: bool | None = None
     learned: Identity | None = None  # for the state store
     reach: Reach | None = None  # activity and followers, for the dashboard
+    profile: Profile | None = None  # fields and links, for verification help and suggestions
 
     def to_json(self) -> dict[str, Any]:
         data = self.account.to_json()
@@ -310,11 +336,15 @@ class Finding:
     # The platform's own date of the account's last activity (newest post), where it has one;
     # ``since`` is the bot's first sighting of the status.
     last_activity: date | None = None
+    # What in the account the finding is about, where it is not the whole account: a profile
+    # field's name for a lost verification.  Part of the marker.
+    subject: str | None = None
 
     @property
     def marker(self) -> str:
         """Identity of the finding while it persists: the same account in the same state."""
-        return f"{self.kind}:{self.key}"
+        base = f"{self.kind}:{self.key}"
+        return f"{base}#{self.subject}" if self.subject is not None else base
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,12 @@ KIND_WORDS = {
     "duplicate": "listed more than once",
     "reverted": "the bot's fix was undone",
     "inactive": "inactive",
+    "verification-lost": "a profile link lost its verification",
+    "suggested": "linked from a listed account's profile, not listed on the page",
 }
+# Kinds about the accounts' profiles (wmsocial_bot.profiles): after every kind above, since
+# nothing is broken; a suggestion last of all.
+PROFILE_KINDS = ("verification-lost", "suggested")
 
 
 def neutral(text: str) -> str:
@@ -184,6 +189,8 @@ def _kind_rank(kind: str) -> tuple[int, int]:
     """Status.order, with the page kinds just before inactive and unknown kinds just after."""
     if kind in PAGE_KINDS:
         return Status.INACTIVE.order, PAGE_KINDS.index(kind)
+    if kind in PROFILE_KINDS:
+        return Status.UNVERIFIABLE.order, PROFILE_KINDS.index(kind)
     status = _STATUS_VALUES.get(kind)
     if status is None:
         return Status.INACTIVE.order, len(PAGE_KINDS) + 1
@@ -251,6 +258,8 @@ def _item(finding: Finding) -> str:
         where.append(f"owner: {inert(_short(finding.owner, 200))}")
     place = f" ({'; '.join(where)})" if where else ""
     target = profile_url(finding.platform, finding.handle, finding.url)
+    if finding.kind in PROFILE_KINDS:
+        target = _built_link(finding.platform, finding.handle) or target
     parts = [
         f"* '''{platform_name(finding.platform)}''' "
         f"{link(target, shown) if target else link(finding.url, shown)}{place}: {words}; "
@@ -262,6 +271,15 @@ def _item(finding: Finding) -> str:
         parts.append(f"Suggested action: {_sentence(finding.action)}")
     parts.append(f"<code>{inert(_short(finding.key, 300))}</code>")
     return " ".join(parts) + " " + marker_comment(finding.marker)
+
+
+def _built_link(platform: str, handle: str) -> str | None:
+    """The bot's own link to an account (its platform's profile URL), never a profile's text."""
+    record = BY_NAME.get(platform)
+    built = profile_url(platform, handle, None)
+    if built is None and record is not None and record.profile_url:
+        built = record.profile_url.format(handle)
+    return built if built is not None and is_safe_url(built) else None
 
 
 def _when(finding: Finding) -> str:

@@ -21,6 +21,7 @@ from wmsocial_bot.extract import Extraction
 from wmsocial_bot.fix import FixResult, apply_fixes
 from wmsocial_bot.model import CheckResult, Finding, Fix, Identity, Reach, Status, StatusRow
 from wmsocial_bot.notices import neutral, render_notice, render_status_page, reported_markers
+from wmsocial_bot.profiles import still_persists
 from wmsocial_bot.state import FixRecord, ReachRecord, Streak
 
 SUMMARY_LIMIT = 450
@@ -356,6 +357,9 @@ def resolved_markers(
     duplicated = {later.key for _first, later in extraction.duplicates}
 
     def persists(marker: str) -> bool:
+        profile_kind = still_persists(marker, results, listed)
+        if profile_kind is not None:
+            return profile_kind
         kind, _, key = marker.partition(":")
         if key not in listed:
             return False

@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import httpx
 
-from wmsocial_bot import gate
+from wmsocial_bot import gate, profiles
 from wmsocial_bot.checkers.common import CheckContext, FunctionChecker, policy_refusal, result
 from wmsocial_bot.identify.bluesky import NAME, is_did, label_handle
 from wmsocial_bot.model import Account, CheckResult, Identity, Reach, Status
@@ -274,7 +274,11 @@ class _Bluesky:
             post_dates=tuple(moment.date() for moment in items),
             last_post=max(items).date() if items else None,
         )
-        return replace(self.judge(account, profile, items, problem), reach=reach)
+        return replace(
+            self.judge(account, profile, items, problem),
+            reach=reach,
+            profile=profiles.bluesky_profile(getattr(profile, "description", None)),
+        )
 
     def judge(
         self, account: Account, profile: Any, items: list[datetime], problem: str | None

@@ -14,11 +14,11 @@ from urllib.parse import urlsplit
 
 import requests
 
-from wmsocial_bot import gate
+from wmsocial_bot import gate, profiles
 from wmsocial_bot.checkers.common import CheckContext, FunctionChecker, policy_refusal
 from wmsocial_bot.errors import NetworkPolicyError, WriteRefused
 from wmsocial_bot.identify.mastodon import NAME, handle_from_url, link_names_id, split_handle
-from wmsocial_bot.model import Account, CheckResult, Identity, Reach, Status
+from wmsocial_bot.model import Account, CheckResult, Identity, Profile, Reach, Status
 
 # The home server is asked through Mastodon.py's ``account_lookup``; WebFinger, nodeinfo, the
 # profile page, the ActivityPub actor and Misskey's API go through the same network policy.
@@ -75,6 +75,7 @@ class _Verdict:
     verified: bool | None = None
     learned: Identity | None = None
     reach: Reach | None = None  # the listed account's own figures, never a successor's
+    profile: Profile | None = None  # the listed account's own fields and links
 
 
 @dataclass(frozen=True)
@@ -176,6 +177,7 @@ class _Fediverse:
             verified=verdict.verified,
             learned=learned,
             reach=verdict.reach,
+            profile=verdict.profile,
         )
 
     def inspect(self, handle: str, chain: list[str], by_id: bool = False) -> _Verdict:
@@ -343,8 +345,18 @@ class _Fediverse:
             NAME, handle, server=server, user=username if isinstance(username, str) else ""
         )
 
+        fields = data.get("fields")
+        profile = profiles.mastodon_profile(
+            fields,
+            data.get("note"),
+            url,
+            verifies=not isinstance(data.get("pleroma"), Mapping)
+            and isinstance(fields, list)
+            and any(isinstance(f, Mapping) and "verified_at" in f for f in fields),
+        )
+
         def say(status: Status, detail: str) -> _Verdict:
-            return _Verdict(status, detail, url, handle, last, verified, learned, reach)
+            return _Verdict(status, detail, url, handle, last, verified, learned, reach, profile)
 
         if data.get("suspended"):
             webfinger = self.webfinger(user, host)
@@ -366,7 +378,9 @@ class _Fediverse:
             return say(Status.DEACTIVATED, "deactivated: the server marks the account deactivated")
         moved = data.get("moved")
         if isinstance(moved, Mapping):
-            return replace(self.follow(handle, host, moved, chain, learned), reach=reach)
+            return replace(
+                self.follow(handle, host, moved, chain, learned), reach=reach, profile=profile
+            )
         if data.get("limited"):
             return say(Status.LIMITED, "limited: the server's moderators have hidden this account")
         if data.get("memorial"):

@@ -84,6 +84,7 @@ class Decision:
     waiting: tuple[tuple[str, str], ...] = field(default=())  # (key, "seen 1 of 3 times ...")
     ignored: tuple[str, ...] = ()
     capped: int = 0  # fixes left for a later run by max_fixes_per_run
+    held: tuple[str, ...] = ()  # why fixes or revert findings were held back ("page fixes: ...")
 
 
 def scope_of(account: Account) -> str:
@@ -123,143 +124,78 @@ def next_streak(previous: Streak | None, status: Status, now: datetime) -> Strea
     return Streak(status.value, now, now, 1)
 
 
+@dataclass(frozen=True)
+class History:
+    """What ``decide`` knows from before this check of the page.
+
+    ``streaks``: each account's streak before this run, except for ``counted``: accounts
+    already counted in this run (listed on an earlier page too), whose streak is this run's.
+    ``fixes``: the bot's earlier fixes, by old account (the store's, and those read back from
+    the page history); an old account listed again is a human's revert of that fix unless its
+    key is in ``standing`` (the bot's fix is still where it was made, see
+    :func:`undone_by_human`): then the old link was added again elsewhere and is fixed like any
+    other.  ``unsure``: old accounts whose fix revision cannot be read (key -> why);
+    ``unreadable``: why the page history could not be read (None if it was, or need not be).
+    ``verified_before`` (account key -> profile fields verified at an earlier run) and
+    ``verdicts`` ((key, field) -> why it is not verified now, from this run's checks) give the
+    lost verifications.
+    """
+
+    streaks: Mapping[str, Streak] = field(default_factory=dict)
+    fixes: Mapping[str, FixRecord] = field(default_factory=dict)
+    counted: frozenset[str] = frozenset()
+    standing: frozenset[str] = frozenset()
+    unsure: Mapping[str, str] = field(default_factory=dict)
+    unreadable: str | None = None
+    verified_before: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    verdicts: Mapping[tuple[str, str], Verdict] = field(default_factory=dict)
+
+
 def decide(
     results: Sequence[CheckResult],
     extraction: Extraction,
-    previous: Mapping[str, Streak],
-    applied: Mapping[str, FixRecord],
+    history: History,
     policy: Policy,
     now: datetime,
-    *,
-    counted: frozenset[str] = frozenset(),
-    standing: frozenset[str] = frozenset(),
-    verified_before: Mapping[str, frozenset[str]] | None = None,
-    verdicts: Mapping[tuple[str, str], Verdict] | None = None,
 ) -> Decision:
     """Fixes, findings and outages from this run's results and the history before it.
 
-    ``counted``: accounts already counted in this run (listed on an earlier page too); their
-    streak in ``previous`` is already this run's.  ``applied``: the bot's earlier fixes, by old
-    account; an old account listed again is a human's revert of that fix unless its key is in
-    ``standing`` (the bot's fix is still where it was made, see :func:`undone_by_human`): then
-    the old link was added again elsewhere and is fixed like any other.
-    ``verified_before`` (account key -> profile fields verified at an earlier run) and
-    ``verdicts`` ((key, field) -> why it is not verified now) give the lost verifications;
-    the profiles' links to accounts the page does not list become suggestions.
+    The profiles' links to accounts the page does not list become suggestions.
     """
     unique = [r for r in results if r.account.duplicate_of is None]
-    outages = _outages(unique, policy, previous, now)
+    outages = _outages(unique, policy, history.streaks, now)
     in_outage = {o.scope for o in outages}
     streaks: dict[str, Streak] = {}
-    fixes: list[Fix] = []
-    findings: list[Finding] = []
+    acts: list[Fix | Finding] = []
     waiting: list[tuple[str, str]] = []
     ignored: list[str] = []
     rows: list[StatusRow] = []
-    listed = {a.key for a in extraction.accounts}
     for result in unique:
-        account = result.account
-        key = account.key
-        affected = result.status.outage_worthy and scope_of(account) in in_outage
-        streak = (
-            previous.get(key) if affected else next_streak(previous.get(key), result.status, now)
-        )
+        key = result.account.key
+        affected = result.status.outage_worthy and scope_of(result.account) in in_outage
+        streak = _streak_now(result, history, now, frozen=affected)
         if streak is not None:
             streaks[key] = streak
         rows.append(_row(result, streak))
         if key in policy.ignore:
             ignored.append(key)
             continue
-        if affected or not result.status.reported:
-            continue
-        if result.status == Status.INACTIVE and not policy.report_inactive:
+        if affected or not _reported(result.status, policy):
             continue
         assert streak is not None
-        count, span = policy.needs(result.status)
-        if streak.count < count or streak.last_seen - streak.first_seen < span:
-            waiting.append(
-                (
-                    key,
-                    f"{result.status.value}: seen {streak.count} of {count} times "
-                    f"over {(streak.last_seen - streak.first_seen).days} of {span.days} days",
-                )
-            )
+        unconfirmed = _unconfirmed(result.status, streak, policy)
+        if unconfirmed:
+            waiting.append((key, unconfirmed))
             continue
-        record = applied.get(key)
-        if result.status in (Status.MOVED, Status.RENAMED):
-            if record is not None and key not in standing:
-                findings.append(
-                    _finding(
-                        result,
-                        streak,
-                        "reverted",
-                        f"the bot changed this link to {record.new_url} "
-                        f"({record.made_at.date()}), and someone changed it back",
-                        "Decide which link is right; the bot will not change it again.",
-                    )
-                )
-                continue
-            evidence = result.detail
-            if result.new_url and result.new_handle:
-                try:
-                    new_handle, new_url = gate.verified_successor(
-                        account.platform, result.new_handle, result.new_url
-                    )
-                except WriteRefused as refusal:
-                    evidence = f"{result.detail}; not fixed by the bot: {refusal}"
-                else:
-                    fixes.append(
-                        Fix(
-                            key,
-                            account.platform,
-                            account.handle,
-                            new_handle,
-                            new_url,
-                            result.status.value,
-                            successor_listed_by_bot=record is not None,
-                        )
-                    )
-                    continue
-            findings.append(
-                _finding(result, streak, result.status.value, evidence, ACTIONS[result.status])
-            )
-            continue
-        findings.append(
-            _finding(
-                result,
-                streak,
-                result.status.value,
-                result.detail,
-                ACTIONS.get(result.status, "Check the account."),
-            )
-        )
-    for first, later in extraction.duplicates:
-        if first.key in policy.ignore:
-            continue
-        findings.append(
-            Finding(
-                key=first.key,
-                kind="duplicate",
-                platform=first.platform,
-                handle=first.handle,
-                url=first.url,
-                section=first.section,
-                owner=owner_of(first),
-                since=now.date(),
-                evidence=f"listed more than once: line {first.line} and line {later.line}",
-                action="Keep one entry and remove the other.",
-                label=first.label,
-            )
-        )
+        acts.append(_act(result, streak, history))
+    fixes = [a for a in acts if isinstance(a, Fix)]
+    findings = [a for a in acts if isinstance(a, Finding)] + _duplicates(extraction, policy, now)
     findings += profiles.lost_verifications(
-        unique, verified_before or {}, verdicts or {}, policy.ignore, now, owner_of
+        unique, history.verified_before, history.verdicts, policy.ignore, now, owner_of
     )
     findings += profiles.suggestions(unique, extraction.accounts, policy.ignore, now, owner_of)
-    # Findings of earlier fixes whose new account is gone from the page are left alone; a
-    # fix whose old account is listed again is caught above as "reverted".
-    del listed
     capped = max(0, len(fixes) - policy.max_fixes_per_run)
-    return Decision(
+    decision = Decision(
         fixes=tuple(fixes[: policy.max_fixes_per_run]),
         findings=tuple(findings),
         outages=tuple(outages),
@@ -269,6 +205,115 @@ def decide(
         ignored=tuple(ignored),
         capped=capped,
     )
+    return _hold_back(decision, history)
+
+
+def _streak_now(
+    result: CheckResult, history: History, now: datetime, *, frozen: bool
+) -> Streak | None:
+    """The account's streak after this check: unchanged in an outage or if counted already."""
+    previous = history.streaks.get(result.account.key)
+    if frozen or result.account.key in history.counted:
+        return previous
+    return next_streak(previous, result.status, now)
+
+
+def _reported(status: Status, policy: Policy) -> bool:
+    return status.reported and (status != Status.INACTIVE or policy.report_inactive)
+
+
+def _unconfirmed(status: Status, streak: Streak, policy: Policy) -> str | None:
+    """Why a bad status is not acted on yet ("seen 1 of 3 times ..."), or None."""
+    count, span = policy.needs(status)
+    seen = streak.last_seen - streak.first_seen
+    if streak.count < count or seen < span:
+        return (
+            f"{status.value}: seen {streak.count} of {count} times "
+            f"over {seen.days} of {span.days} days"
+        )
+    return None
+
+
+def _act(result: CheckResult, streak: Streak, history: History) -> Fix | Finding:
+    """A confirmed bad status: a fix of a moved or renamed account if safe, else a finding."""
+    account = result.account
+    if result.status not in (Status.MOVED, Status.RENAMED):
+        action = ACTIONS.get(result.status, "Check the account.")
+        return _finding(result, streak, result.status.value, result.detail, action)
+    record = history.fixes.get(account.key)
+    if record is not None and account.key not in history.standing:
+        return _finding(
+            result,
+            streak,
+            "reverted",
+            f"the bot changed this link to {record.new_url} "
+            f"({record.made_at.date()}), and someone changed it back",
+            "Decide which link is right; the bot will not change it again.",
+        )
+    evidence = result.detail
+    if result.new_url and result.new_handle:
+        try:
+            new_handle, new_url = gate.verified_successor(
+                account.platform, result.new_handle, result.new_url
+            )
+        except WriteRefused as refusal:
+            evidence = f"{result.detail}; not fixed by the bot: {refusal}"
+        else:
+            return Fix(
+                account.key,
+                account.platform,
+                account.handle,
+                new_handle,
+                new_url,
+                result.status.value,
+                successor_listed_by_bot=record is not None,
+            )
+    return _finding(result, streak, result.status.value, evidence, ACTIONS[result.status])
+
+
+def _duplicates(extraction: Extraction, policy: Policy, now: datetime) -> list[Finding]:
+    return [
+        Finding(
+            key=first.key,
+            kind="duplicate",
+            platform=first.platform,
+            handle=first.handle,
+            url=first.url,
+            section=first.section,
+            owner=owner_of(first),
+            since=now.date(),
+            evidence=f"listed more than once: line {first.line} and line {later.line}",
+            action="Keep one entry and remove the other.",
+            label=first.label,
+        )
+        for first, later in extraction.duplicates
+        if first.key not in policy.ignore
+    ]
+
+
+def _hold_back(decision: Decision, history: History) -> Decision:
+    """The decision without what the bot's history cannot vouch for; the reasons in ``held``.
+
+    The page history unreadable: a fix of an account the bot has no fix record of might repeat
+    a fix a human reverted, so no fix this run.  An account whose fix revision cannot be read
+    is neither fixed again nor reported as reverted: the next run decides.
+    """
+    held: list[str] = []
+    fixes, findings = decision.fixes, decision.findings
+    if history.unreadable and any(f.old_key not in history.fixes for f in fixes):
+        held.append(
+            f"page fixes: cannot rule out that a human reverted them ({history.unreadable})"
+        )
+        fixes = ()
+    unsure = history.unsure
+    if unsure:
+        fixes = tuple(f for f in fixes if f.old_key not in unsure)
+        findings = tuple(f for f in findings if not (f.kind == "reverted" and f.key in unsure))
+        held += [
+            f"page fixes: {key}: cannot tell whether a human reverted the bot's fix ({reason})"
+            for key, reason in sorted(unsure.items())
+        ]
+    return replace(decision, fixes=fixes, findings=findings, held=tuple(held))
 
 
 def undone_by_human(before: str, fixed: str, current: str, old_key: str) -> bool:
@@ -360,32 +405,3 @@ def _row(result: CheckResult, streak: Streak | None) -> StatusRow:
         owner=owner_of(account),
         detail=result.detail,
     )
-
-
-def hold_back(
-    decision: Decision,
-    *,
-    unsure: Mapping[str, str],
-    history_error: str | None,
-    known: Mapping[str, FixRecord],
-) -> tuple[Decision, list[str]]:
-    """The decision without what the bot's history cannot vouch for, and why (one line each).
-
-    ``history_error``: the page history could not be read, so a fix of an account the store
-    has no record of (``known``) might repeat a fix a human reverted: no fix this run.
-    ``unsure``: old accounts whose fix revision cannot be read (key -> why); neither fixed
-    again nor reported as reverted, the next run decides.
-    """
-    why: list[str] = []
-    fixes, findings = decision.fixes, decision.findings
-    if history_error and any(f.old_key not in known for f in fixes):
-        why.append(f"page fixes: cannot rule out that a human reverted them ({history_error})")
-        fixes = ()
-    if unsure:
-        fixes = tuple(f for f in fixes if f.old_key not in unsure)
-        findings = tuple(f for f in findings if not (f.kind == "reverted" and f.key in unsure))
-        why += [
-            f"page fixes: {key}: cannot tell whether a human reverted the bot's fix ({reason})"
-            for key, reason in sorted(unsure.items())
-        ]
-    return replace(decision, fixes=fixes, findings=findings), why

@@ -6,8 +6,8 @@ For each page:
    asks the platforms), the state store's streaks and fix records, the fixes the bot's own
    edit summaries record (read when an account may be fixed that the store has no record of),
    and whether each earlier fix still stands where it was made;
-2. :func:`~wmsocial_bot.decide.decide`, once, then :func:`~wmsocial_bot.decide.hold_back` what
-   the history cannot vouch for;
+2. :func:`~wmsocial_bot.decide.decide`, once, with all of that history: what the history
+   cannot vouch for is held back there;
 3. the talk page's markers (and its archives'), read only when a finding is new to the store;
 4. :func:`~wmsocial_bot.plan.plan_page` (pure): the records and wiki writes that carry the
    decision out;
@@ -29,7 +29,7 @@ from typing import Any
 
 from wmsocial_bot.checks import check_accounts
 from wmsocial_bot.config import Config, config_from_mapping
-from wmsocial_bot.decide import Policy, decide, hold_back, ignore_keys, undone_by_human
+from wmsocial_bot.decide import History, Policy, decide, ignore_keys, undone_by_human
 from wmsocial_bot.errors import ConfigError, UserError, WikiError
 from wmsocial_bot.extract import Extraction, extract_accounts
 from wmsocial_bot.model import Account, CheckResult, Finding
@@ -230,6 +230,17 @@ class FixHistory:
     unsure: Mapping[str, str]  # old account -> why its fix revision cannot be read
     error: str | None  # why the page history could not be read
 
+    def for_decide(self, streaks: Mapping[str, Streak], fresh: Mapping[str, Streak]) -> History:
+        """With the streaks: the store's, and this run's of accounts on an earlier page."""
+        return History(
+            streaks={**streaks, **fresh},
+            fixes=self.known,
+            counted=frozenset(fresh),
+            standing=self.standing,
+            unsure=self.unsure,
+            unreadable=self.error,
+        )
+
 
 def _run_page(run: _Run, page: str, fresh: dict[str, Streak]) -> PageReport:
     """Gather, decide once, plan, execute."""
@@ -249,19 +260,9 @@ def _run_page(run: _Run, page: str, fresh: dict[str, Streak]) -> PageReport:
         wiki, run.store.fixes(page), revision, extraction, report.results, run.now
     )
     decision = decide(
-        report.results,
-        extraction,
-        {**run.streaks, **fresh},  # an account on two pages is counted once per run
-        history.known,
-        policy,
-        run.now,
-        counted=frozenset(fresh),
-        standing=history.standing,
+        report.results, extraction, history.for_decide(run.streaks, fresh), policy, run.now
     )
-    decision, held = hold_back(
-        decision, unsure=history.unsure, history_error=history.error, known=history.known
-    )
-    report.skipped_writes += held
+    report.skipped_writes += decision.held
     fresh.update(decision.streaks)
     report.decision = decision
     reported = run.store.notice_state()

@@ -26,7 +26,7 @@ from faults.support import Figures
 
 from wmsocial_bot.checks import check_accounts
 from wmsocial_bot.config import NetworkConfig
-from wmsocial_bot.decide import Policy, decide, scope_of
+from wmsocial_bot.decide import History, Policy, decide, scope_of
 from wmsocial_bot.extract import extract_accounts
 from wmsocial_bot.model import CheckResult, Status
 from wmsocial_bot.net import Net
@@ -201,7 +201,7 @@ def test_outage_guard_holds_when_a_whole_host_or_platform_is_down(
     # Act at once (1 sighting, 0 days): only the outage guard stands between a bad day and a
     # notice or an edit.
     policy = Policy(confirmations=1, confirm_days=0, outage_min_accounts=4)
-    decision = decide(results, extract_accounts(page_of(links)), {}, {}, policy, NOW)
+    decision = decide(results, extract_accounts(page_of(links)), History(), policy, NOW)
     unique = {r.account.key for r in results if r.account.duplicate_of is None}
     assert len(unique) >= policy.outage_min_accounts
     bad = [r for r in results if r.status in (Status.UNREACHABLE, Status.DELETED)]
@@ -232,7 +232,7 @@ def test_a_week_of_chaos_with_the_real_policy(chaos_sim: Simulator, figures: Fig
         chaos_sim.load(scenario)
         figures.fault("host faults over a week", len(given))
         results, _ = check_page(chaos_sim)
-        decision = decide(results, extraction, streaks, {}, policy, NOW + timedelta(days=day))
+        decision = decide(results, extraction, History(streaks), policy, NOW + timedelta(days=day))
         streaks = {**streaks, **decision.streaks}
         for finding in decision.findings:
             found.setdefault(finding.key, set()).add(finding.kind)

@@ -33,7 +33,7 @@ from unit.test_notices import INJECTIONS, _assert_inert_notice, findings_strateg
 
 from wmsocial_bot.checks import check_accounts
 from wmsocial_bot.config import NetworkConfig
-from wmsocial_bot.decide import Policy, decide
+from wmsocial_bot.decide import History, Policy, decide
 from wmsocial_bot.extract import extract_accounts
 from wmsocial_bot.fix import apply_fixes
 from wmsocial_bot.model import CheckResult, Finding, Status
@@ -93,7 +93,7 @@ def test_the_pipeline_never_raises_and_renders_inert(
     results = _results(text, statuses)
     inline_ignores(text, extraction)
     policy = Policy(confirmations=1, confirm_days=0, outage_min_accounts=1000)
-    decision = decide(results, extraction, {}, {}, policy, NOW)
+    decision = decide(results, extraction, History(), policy, NOW)
     if decision.findings:
         _assert_inert_notice(decision.findings)
     status_page = render_status_page(decision.rows, updated=NOW.date(), page_title="Social media")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from wmsocial_bot.decide import Policy, decide, next_streak, undone_by_human
+from wmsocial_bot.decide import History, Policy, decide, next_streak, undone_by_human
 from wmsocial_bot.extract import Extraction, extract_accounts
 from wmsocial_bot.model import CheckResult, Status
 from wmsocial_bot.state import FixRecord, Streak
@@ -31,7 +31,7 @@ def run_days(statuses: list[dict[str, Status]], policy: Policy, days: int = 1) -
     decisions = []
     for n, status in enumerate(statuses):
         now = DAY0 + timedelta(days=n * days)
-        decision = decide(results(extraction, status), extraction, streaks, {}, policy, now)
+        decision = decide(results(extraction, status), extraction, History(streaks), policy, now)
         streaks = {**streaks, **decision.streaks}
         decisions.append(decision)
     return decisions
@@ -100,7 +100,7 @@ def test_accounts_known_dead_and_answers_of_a_live_server_make_no_outage() -> No
     earlier = DAY0 - timedelta(days=30)
     known = {f"mastodon:u{i}@h.example": Streak("deleted", earlier, earlier, 3) for i in (0, 1)}
     policy = Policy(confirmations=1, confirm_days=0, outage_min_accounts=4)
-    decision = decide(found, extraction, known, {}, policy, DAY0)
+    decision = decide(found, extraction, History(known), policy, DAY0)
     assert decision.outages == ()
     assert "deleted:mastodon:u2@h.example" in kinds(decision)
 
@@ -109,7 +109,7 @@ def test_a_server_that_answers_no_account_fine_can_still_be_an_outage() -> None:
     extraction = extract_accounts("".join(f"* https://h.example/@u{i}\n" for i in range(4)))
     found = results(extraction, {f"u{i}@h.example": Status.DELETED for i in range(4)})
     policy = Policy(confirmations=1, confirm_days=0, outage_min_accounts=4)
-    decision = decide(found, extraction, {}, {}, policy, DAY0)
+    decision = decide(found, extraction, History(), policy, DAY0)
     assert [(o.scope, o.bad) for o in decision.outages] == [("host:h.example", 4)]
     assert not kinds(decision)
 
@@ -119,8 +119,7 @@ def test_small_hosts_never_look_like_outages() -> None:
     decision = decide(
         results(extraction, {"a@tiny.example": Status.DELETED}),
         extraction,
-        {},
-        {},
+        History(),
         Policy(confirmations=1, confirm_days=0),
         DAY0,
     )
@@ -139,7 +138,7 @@ def test_moved_with_successor_is_a_fix_and_without_one_a_finding() -> None:
         ),
         CheckResult(extraction.accounts[1], Status.MOVED, "moved in a loop"),
     ]
-    decision = decide(found, extraction, {}, {}, Policy(confirmations=1, confirm_days=0), DAY0)
+    decision = decide(found, extraction, History(), Policy(confirmations=1, confirm_days=0), DAY0)
     assert [f.summary for f in decision.fixes] == ["@a@old.example -> @a@new.example (moved)"]
     assert kinds(decision) == {"moved:mastodon:b@old.example"}
 
@@ -165,7 +164,9 @@ def test_a_reverted_fix_becomes_a_finding() -> None:
             DAY0,
         )
     }
-    decision = decide(found, extraction, {}, applied, Policy(confirmations=1, confirm_days=0), DAY0)
+    decision = decide(
+        found, extraction, History(fixes=applied), Policy(confirmations=1, confirm_days=0), DAY0
+    )
     assert decision.fixes == () and kinds(decision) == {"reverted:mastodon:a@old.example"}
 
 
@@ -202,11 +203,9 @@ def test_a_standing_fix_with_the_old_link_back_is_fixed_again() -> None:
     decision = decide(
         found,
         extraction,
-        {},
-        {record.old_key: record},
+        History(fixes={record.old_key: record}, standing=frozenset({record.old_key})),
         Policy(confirmations=1, confirm_days=0),
         DAY0,
-        standing=frozenset({record.old_key}),
     )
     assert [f.summary for f in decision.fixes] == ["@a@old.example -> @a@new.example (moved)"]
     assert not kinds(decision)
@@ -230,7 +229,7 @@ def test_ignore_list_and_fix_cap() -> None:
         max_fixes_per_run=1,
         ignore=frozenset({"mastodon:a0@old.example"}),
     )
-    decision = decide(found, extraction, {}, {}, policy, DAY0)
+    decision = decide(found, extraction, History(), policy, DAY0)
     assert len(decision.fixes) == 1 and decision.capped == 1
     assert decision.ignored == ("mastodon:a0@old.example",)
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from wmsocial_bot.decide import Policy, decide
+from wmsocial_bot.decide import History, Policy, decide
 from wmsocial_bot.errors import WriteRefused
 from wmsocial_bot.extract import extract_accounts
 from wmsocial_bot.fix import apply_fixes
@@ -287,7 +287,7 @@ def test_decide_reports_an_unverified_successor_instead_of_fixing() -> None:
         )
     ]
     now = datetime(2026, 11, 1, tzinfo=UTC)
-    decision = decide(found, extraction, {}, {}, Policy(confirmations=1, confirm_days=0), now)
+    decision = decide(found, extraction, History(), Policy(confirmations=1, confirm_days=0), now)
     assert decision.fixes == ()
     [finding] = decision.findings
     assert finding.kind == "moved" and "not fixed by the bot" in finding.evidence

@@ -527,7 +527,7 @@ def _invisible_in(text: str) -> set[str]:
 
 def test_bidi_from_the_page_never_reaches_the_talk_or_status_page() -> None:
     """A U+202E in a label, section or owner reversed the bot's own text after it."""
-    from wmsocial_bot.decide import Policy, decide
+    from wmsocial_bot.decide import History, Policy, decide
     from wmsocial_bot.extract import extract_accounts
     from wmsocial_bot.model import CheckResult, Status
 
@@ -542,7 +542,7 @@ def test_bidi_from_the_page_never_reaches_the_talk_or_status_page() -> None:
     assert "\u202e" in (account.label or "") + (account.section or "")  # it is on the page
     found = [CheckResult(account, Status.DELETED, f"gone {INVISIBLE} really")]
     decision = decide(
-        found, extraction, {}, {}, Policy(confirmations=1, confirm_days=0), datetime_now()
+        found, extraction, History(), Policy(confirmations=1, confirm_days=0), datetime_now()
     )
     assert decision.findings
     _heading, body = render_notice(

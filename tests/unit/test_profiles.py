@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from wmsocial_bot.decide import Policy, decide
+from wmsocial_bot.decide import History, Policy, decide
 from wmsocial_bot.extract import extract_accounts
 from wmsocial_bot.model import CheckResult, Identity, Profile, ProfileLink, Status
 from wmsocial_bot.notices import render_notice, reported_markers
@@ -55,7 +55,7 @@ def checked(profiles: dict[str, Profile], status: Status = Status.OK) -> list[Ch
 
 def suggested(results: list[CheckResult], policy: Policy | None = None) -> list[tuple[str, str]]:
     policy = policy or Policy()
-    decision = decide(results, extract_accounts(PAGE), {}, {}, policy, NOW)
+    decision = decide(results, extract_accounts(PAGE), History(), policy, NOW)
     return [(f.key, f.evidence) for f in decision.findings if f.kind == "suggested"]
 
 
@@ -131,7 +131,7 @@ def test_an_unlisted_account_linked_from_a_profile_is_suggested_once_with_who_an
             WMF_BSKY: profile_of(("https://twitter.com/wikimedia", "description")),
         }
     )
-    decision = decide(results, extract_accounts(PAGE), {}, {}, Policy(), NOW)
+    decision = decide(results, extract_accounts(PAGE), History(), Policy(), NOW)
     (finding,) = [f for f in decision.findings if f.kind == "suggested"]
     assert finding.key == "x:wikimedia" and finding.marker == "suggested:x:wikimedia"
     assert finding.owner == "Wikimedia Foundation", "the row it would belong to"
@@ -196,7 +196,7 @@ def test_the_ignore_list_silences_a_suggestion_and_an_ignored_accounts_profile()
 
 def _facts(results: list[CheckResult], reported: dict, now: datetime) -> PageFacts:
     extraction = extract_accounts(PAGE)
-    decision = decide(results, extraction, {}, {}, Policy(), now)
+    decision = decide(results, extraction, History(), Policy(), now)
     return PageFacts(
         page="Social media",
         results=tuple(results),

@@ -325,3 +325,15 @@ def test_a_notice_a_human_removed_is_not_posted_again_while_the_finding_persists
     report = bot.run(Script(GONE), day=1)
     assert bot.wiki.text(TALK) == "Handled, thanks.", "the store's record did not count"
     assert not report.new_findings
+
+
+def test_an_account_on_two_pages_is_counted_once_per_run() -> None:
+    """Listed on two pages, seen in one run: one sighting, not two, toward confirmation."""
+    bot = make_bot(PolicyConfig(confirmations=2, confirm_days=0))
+    other = "Other list"
+    bot.wiki.edit(other, "* https://social.example/@carol")
+    options = RunOptions(echo=bot.echoed.append, now=DAY0, check=Script(GONE))
+    reports = run_bot(bot.wiki, bot.config, bot.store, pages=[TITLE, other], options=options)
+    assert bot.store.streaks()[CAROL].count == 1
+    assert TALK not in bot.wiki.pages and "Talk:" + other not in bot.wiki.pages
+    assert [key for r in reports for key, _why in r.decision.waiting] == [CAROL, CAROL]  # type: ignore[union-attr]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from wmsocial_bot.decide import Policy, decide, hold_back
+from wmsocial_bot.decide import History, Policy, decide
 from wmsocial_bot.extract import extract_accounts
 from wmsocial_bot.model import CheckResult, Fix, Status
 from wmsocial_bot.notices import reported_markers
@@ -43,7 +43,7 @@ def facts(**given: object) -> PageFacts:
         )
         for a in extraction.accounts
     ]
-    decision = decide(results, extraction, {}, {}, AT_ONCE, NOW)
+    decision = decide(results, extraction, History(), AT_ONCE, NOW)
     base: dict[str, object] = {
         "page": "Social media",
         "results": tuple(results),
@@ -125,20 +125,28 @@ def test_fixes_are_read_back_from_the_newest_summary_that_names_them() -> None:
     assert recover_fixes("Social media", edits, [other], NOW) == []
 
 
-def test_hold_back_without_a_readable_history_makes_no_new_fix() -> None:
-    decision = facts().decision
-    held, why = hold_back(decision, unsure={}, history_error="timeout", known={})
-    assert held.fixes == () and held.findings == decision.findings
-    assert why == ["page fixes: cannot rule out that a human reverted them (timeout)"]
-    known = {BOB: FixRecord("Social media", BOB, "mastodon:bob@new.example", "u", 3, NOW)}
-    kept, none = hold_back(decision, unsure={}, history_error="timeout", known=known)
-    assert kept.fixes == decision.fixes and none == []
+def test_without_a_readable_history_no_fix_new_to_the_bot_is_made() -> None:
+    plain = decide(list(facts().results), facts().extraction, History(), AT_ONCE, NOW)
+    held = decide(
+        list(facts().results), facts().extraction, History(unreadable="timeout"), AT_ONCE, NOW
+    )
+    assert plain.fixes and held.fixes == () and held.findings == plain.findings
+    assert held.held == ("page fixes: cannot rule out that a human reverted them (timeout)",)
+    record = FixRecord("Social media", BOB, "mastodon:bob@new.example", "u", 3, NOW)
+    known = History(fixes={BOB: record}, standing=frozenset({BOB}), unreadable="timeout")
+    kept = decide(list(facts().results), facts().extraction, known, AT_ONCE, NOW)
+    assert kept.fixes and kept.held == ()
 
 
-def test_hold_back_an_account_whose_fix_revision_cannot_be_read() -> None:
-    decision = facts().decision
-    held, why = hold_back(decision, unsure={BOB: "revision gone"}, history_error=None, known={})
-    assert held.fixes == ()
-    assert why == [
-        f"page fixes: {BOB}: cannot tell whether a human reverted the bot's fix (revision gone)"
-    ]
+def test_an_account_whose_fix_revision_cannot_be_read_is_held_back() -> None:
+    record = FixRecord("Social media", BOB, "mastodon:bob@new.example", "u", 3, NOW)
+    history = History(fixes={BOB: record}, unsure={BOB: "revision gone"})
+    decision = decide(list(facts().results), facts().extraction, history, AT_ONCE, NOW)
+    assert decision.fixes == () and not any(f.kind == "reverted" for f in decision.findings)
+    assert decision.held == (
+        f"page fixes: {BOB}: cannot tell whether a human reverted the bot's fix (revision gone)",
+    )
+    plain = decide(
+        list(facts().results), facts().extraction, History(fixes={BOB: record}), AT_ONCE, NOW
+    )
+    assert [f.kind for f in plain.findings if f.key == BOB] == ["reverted"]

@@ -19,10 +19,10 @@ from wmsocial_bot.dashboard import OwnerRow, owner_rows, reach_rows, status_sect
 from wmsocial_bot.decide import Decision
 from wmsocial_bot.extract import Extraction
 from wmsocial_bot.fix import FixResult, apply_fixes
-from wmsocial_bot.model import CheckResult, Finding, Fix, Identity, Reach, Status, StatusRow
+from wmsocial_bot.model import CheckResult, Finding, Fix, Status, StatusRow
 from wmsocial_bot.notices import neutral, render_notice, render_status_page, reported_markers
 from wmsocial_bot.profiles import still_persists
-from wmsocial_bot.state import FixRecord, ReachRecord, Streak
+from wmsocial_bot.state import FixRecord, ReachRecord, RunRecord
 
 SUMMARY_LIMIT = 450
 FIX_SUMMARY = "Bot: updating moved or renamed social media accounts: "
@@ -47,14 +47,7 @@ class RecordRecoveredFixes:
 class RecordRun:
     """Everything this run learned about the page's accounts, in one transaction."""
 
-    started: datetime
-    page: str
-    checks: tuple[tuple[str, str, str, str | None], ...]
-    streaks: Mapping[str, Streak]
-    outages: tuple[tuple[str, int, int], ...]
-    identities: tuple[Identity, ...]
-    resolved: tuple[str, ...]
-    reach: tuple[tuple[str, str, Reach], ...]
+    record: RunRecord
 
 
 @dataclass(frozen=True)
@@ -276,18 +269,20 @@ def _notice(facts: PageFacts, resolved: set[str]) -> list[Action]:
 def _record_run(facts: PageFacts, resolved: Sequence[str]) -> RecordRun:
     results = facts.results
     return RecordRun(
-        started=facts.now,
-        page=facts.page,
-        checks=tuple(
-            (r.account.key, r.status.value, r.detail, r.new_url)
-            for r in results
-            if r.account.duplicate_of is None
-        ),
-        streaks=facts.decision.streaks,
-        outages=tuple((o.scope, o.bad, o.total) for o in facts.decision.outages),
-        identities=tuple(r.learned for r in results if r.learned is not None),
-        resolved=tuple(resolved),
-        reach=tuple(reach_rows(results)),
+        RunRecord(
+            started=facts.now,
+            pages=(facts.page,),
+            checks=tuple(
+                (r.account.key, r.status.value, r.detail, r.new_url)
+                for r in results
+                if r.account.duplicate_of is None
+            ),
+            streaks=facts.decision.streaks,
+            outages=tuple((o.scope, o.bad, o.total) for o in facts.decision.outages),
+            identities=tuple(r.learned for r in results if r.learned is not None),
+            resolved=tuple(resolved),
+            reach=tuple(reach_rows(results)),
+        )
     )
 
 

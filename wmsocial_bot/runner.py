@@ -210,17 +210,7 @@ class Runner:
                         at=action.at,
                     )
             case RecordRun():
-                store.record_run(
-                    started=action.started,
-                    pages=[action.page],
-                    dry_run=False,
-                    checks=action.checks,
-                    streaks=action.streaks,
-                    outages=action.outages,
-                    identities=action.identities,
-                    resolved=action.resolved,
-                    reach=action.reach,
-                )
+                store.record_run(action.record)
             case RecordNotices():
                 store.record_notice(
                     action.markers,

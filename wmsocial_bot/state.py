@@ -23,7 +23,7 @@ import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
@@ -146,6 +146,26 @@ LEASE_NAME = "run"
 
 
 @dataclass(frozen=True)
+class RunRecord:
+    """What one run learned about a page's accounts, written in one transaction.
+
+    ``checks``: (account key, status, detail, new url); ``outages``: (scope, bad, total);
+    ``resolved``: finding markers no longer true; ``reach``: (account key, platform, figures)
+    per account, for the dashboard.
+    """
+
+    started: datetime
+    pages: Sequence[str]
+    checks: Sequence[tuple[str, str, str, str | None]] = ()
+    streaks: Mapping[str, Streak] = field(default_factory=dict)
+    outages: Sequence[tuple[str, int, int]] = ()
+    identities: Sequence[Identity] = ()
+    resolved: Sequence[str] = ()
+    reach: Sequence[tuple[str, str, Reach]] = ()
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
 class ReachRecord:
     """What one run's check of one account showed of its activity and followers."""
 
@@ -240,19 +260,7 @@ class RunStore(Store, Protocol):
 
     def lease_problem(self) -> str | None: ...
 
-    def record_run(
-        self,
-        *,
-        started: datetime,
-        pages: Sequence[str],
-        dry_run: bool,
-        checks: Iterable[tuple[str, str, str, str | None]],
-        streaks: Mapping[str, Streak],
-        outages: Iterable[tuple[str, int, int]],
-        identities: Iterable[Identity],
-        resolved: Iterable[str],
-        reach: Iterable[tuple[str, str, Reach]] = (),
-    ) -> int: ...
+    def record_run(self, record: RunRecord) -> int: ...
 
     def reach_history(self, keys: Iterable[str] | None = None) -> dict[str, list[ReachRecord]]: ...
 
@@ -570,23 +578,16 @@ class SqliteStore:
             rows = self._db.execute("SELECT marker, resolved_at FROM notices").fetchall()
         return {marker: datetime.fromisoformat(done) if done else None for marker, done in rows}
 
-    def record_run(
-        self,
-        *,
-        started: datetime,
-        pages: Sequence[str],
-        dry_run: bool,
-        checks: Iterable[tuple[str, str, str, str | None]],
-        streaks: Mapping[str, Streak],
-        outages: Iterable[tuple[str, int, int]],
-        identities: Iterable[Identity],
-        resolved: Iterable[str],
-        reach: Iterable[tuple[str, str, Reach]] = (),
-    ) -> int:
-        """Everything a run learned (identities too), in one transaction; returns its id.
-
-        ``reach``: (account key, platform, figures) per account, for the dashboard.
-        """
+    def record_run(self, record: RunRecord) -> int:
+        """Everything a run learned (identities too), in one transaction; returns its id."""
+        started, checks, streaks = record.started, record.checks, record.streaks
+        outages, identities, resolved, reach = (
+            record.outages,
+            record.identities,
+            record.resolved,
+            record.reach,
+        )
+        pages, dry_run = record.pages, record.dry_run
         stamp = started.isoformat()
         identity_rows = list(identities)
         with self.transaction() as db:

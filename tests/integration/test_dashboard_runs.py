@@ -20,7 +20,7 @@ from wmsocial_bot.dashboard import Tally, activity, owner_rows, reach_rows, spar
 from wmsocial_bot.extract import extract_accounts
 from wmsocial_bot.model import Status
 from wmsocial_bot.net import Net
-from wmsocial_bot.state import SqliteStore
+from wmsocial_bot.state import RunRecord, SqliteStore
 from wmsocial_testkit.simulator import Simulator
 
 pytestmark = pytest.mark.simulator
@@ -65,15 +65,12 @@ def run_days(sim: Simulator, store: SqliteStore, start: datetime = START) -> dat
         results = check_accounts(accounts, net, now=now, known=store.identities())
         assert [r.status for r in results[:2]] == [Status.OK, Status.OK], results
         store.record_run(
-            started=now,
-            pages=["Social media"],
-            dry_run=False,
-            checks=[],
-            streaks={},
-            outages=[],
-            identities=[r.learned for r in results if r.learned is not None],
-            resolved=[],
-            reach=reach_rows(results),
+            RunRecord(
+                started=now,
+                pages=["Social media"],
+                identities=[r.learned for r in results if r.learned is not None],
+                reach=reach_rows(results),
+            )
         )
         sim.advance(86400)
     return now

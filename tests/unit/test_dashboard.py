@@ -18,7 +18,7 @@ from wmsocial_bot.dashboard import (
 )
 from wmsocial_bot.extract import extract_accounts
 from wmsocial_bot.model import Reach
-from wmsocial_bot.state import ReachRecord, SqliteStore
+from wmsocial_bot.state import ReachRecord, RunRecord, SqliteStore
 
 NOW = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
 
@@ -134,15 +134,12 @@ def test_the_store_keeps_one_reach_row_per_account_per_run(tmp_path: Path) -> No
     figures = Reach(posts_total=5, followers=7, post_dates=(date(2026, 11, 1),), last_post=None)
     for n in (2, 1):
         store.record_run(
-            started=day(n),
-            pages=["P"],
-            dry_run=False,
-            checks=[],
-            streaks={},
-            outages=[],
-            identities=[],
-            resolved=[],
-            reach=[("mastodon:a@x.example", "mastodon", figures)],
+            RunRecord(
+                started=day(n),
+                pages=["P"],
+                identities=[],
+                reach=[("mastodon:a@x.example", "mastodon", figures)],
+            )
         )
     store.close()
     history = SqliteStore(tmp_path / "state.sqlite3").reach_history()

@@ -54,6 +54,12 @@ class PolicyConfig:
 
 
 @dataclass(frozen=True)
+class DashboardConfig:
+    # Verification help: a page a profile field links to is read again at most this often.
+    verify_days: int = 7
+
+
+@dataclass(frozen=True)
 class StateConfig:
     path: str = "~/.local/state/wmsocial-bot/state.sqlite3"
     # How long a run's lease on the store lasts without renewal (renewed every third of it):
@@ -88,6 +94,7 @@ class Config:
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     state: StateConfig = field(default_factory=StateConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
+    dashboard: DashboardConfig = field(default_factory=DashboardConfig)
     endpoints: Mapping[str, str] = field(default_factory=dict)
     source: str = "defaults"
 
@@ -242,6 +249,7 @@ _CHECKS: dict[str, dict[str, Check]] = {
         "report_inactive": _boolean,
     },
     "state": {"path": _string, "lease_seconds": _lease_seconds},
+    "dashboard": {"verify_days": _whole(1, 365)},
     "network": {
         "timeout": _seconds(600.0),
         "max_response_bytes": _whole(1_024, 100_000_000),
@@ -262,6 +270,7 @@ _SECTIONS: dict[str, type] = {
     "policy": PolicyConfig,
     "state": StateConfig,
     "network": NetworkConfig,
+    "dashboard": DashboardConfig,
 }
 # A DNS name (RFC 1123 labels) or an IPv4 address; what a request's host can be.
 _HOST_NAME = re.compile(

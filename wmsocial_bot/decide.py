@@ -136,7 +136,7 @@ class History:
     :func:`undone_by_human`): then the old link was added again elsewhere and is fixed like any
     other.  ``unsure``: old accounts whose fix revision cannot be read (key -> why);
     ``unreadable``: why the page history could not be read (None if it was, or need not be).
-    ``verified_before`` (account key -> profile fields verified at an earlier run) and
+    ``verified_before`` (account key -> profile field -> the last run that saw it verified) and
     ``verdicts`` ((key, field) -> why it is not verified now, from this run's checks) give the
     lost verifications.
     """
@@ -147,7 +147,7 @@ class History:
     standing: frozenset[str] = frozenset()
     unsure: Mapping[str, str] = field(default_factory=dict)
     unreadable: str | None = None
-    verified_before: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    verified_before: Mapping[str, Mapping[str, datetime]] = field(default_factory=dict)
     verdicts: Mapping[tuple[str, str], Verdict] = field(default_factory=dict)
 
 

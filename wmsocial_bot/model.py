@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import Any
 
 from wmsocial_bot.identify import shown_handle
-from wmsocial_bot.relme import FieldLink
+from wmsocial_bot.relme import FieldLink, Verdict
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -236,6 +236,32 @@ class Profile:
     fields: tuple[FieldLink, ...] = ()
     links: tuple[ProfileLink, ...] = ()
     url: str | None = None
+
+
+@dataclass(frozen=True)
+class RelMePage:
+    """What the bot kept of a page a profile field links to: enough to explain, no more.
+
+    Cached in the state store and read again at most every ``[dashboard] verify_days``.
+    """
+
+    url: str
+    fetched_at: datetime
+    status: int | None  # None: no answer (``problem`` says why)
+    rel_me: tuple[str, ...] = ()  # the page's rel=me hrefs, in order (at most 20)
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class FieldCheck:
+    """One Mastodon profile field and why it is (not) verified, for the status page."""
+
+    key: str  # Account.key
+    platform: str
+    handle: str
+    url: str | None  # the account's link as the page writes it
+    owner: str | None
+    verdict: Verdict
 
 
 @dataclass(frozen=True)

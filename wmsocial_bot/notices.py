@@ -19,7 +19,7 @@ from datetime import date
 from urllib.parse import quote, unquote
 
 from wmsocial_bot.identify import BY_NAME, shown_handle
-from wmsocial_bot.model import Finding, Status, StatusRow
+from wmsocial_bot.model import FieldCheck, Finding, Status, StatusRow
 
 MARKER_PREFIX = "wmsocial-bot:"
 
@@ -352,6 +352,44 @@ def render_status_page(
     for heading, body in sections:
         lines += ["", f"== {inert(heading)} ==", body.rstrip("\n")]
     return "\n".join(lines) + "\n"
+
+
+VERIFICATION_HEADING = "Verification of Mastodon profile links"
+_SIDES = {"profile": "the profile's owner", "site": "the linked site", "none": ""}
+
+
+def render_verification(checks: Sequence[FieldCheck]) -> str:
+    """The status page's verification section: each Mastodon profile field and its verdict.
+
+    The verdicts are :mod:`wmsocial_bot.relme`'s sentences; field names, addresses and owners
+    come from profiles and the page, so every cell is inert.
+    """
+    lines = [
+        "Mastodon shows a profile link as verified when the linked page links back to the "
+        'profile with <code>rel="me"</code>, checked when the profile is saved. For each field '
+        "that is not verified the bot reads the linked page (at most weekly) and says what is "
+        "missing and whose move it is.",
+        "",
+        '{| class="wikitable sortable"',
+        "! Account !! Owner !! Field !! Verified !! What is missing !! Whose move",
+    ]
+    for check in checks:
+        verdict = check.verdict
+        target = profile_url(check.platform, check.handle, check.url)
+        shown = shown_handle(check.platform, check.handle)
+        verified = verdict.message == "verified" and verdict.side == "none"
+        cells = [
+            link(target, shown) if target else link(check.url, shown),
+            inert(_short(check.owner or "", 200)),
+            inert(_short(verdict.field, 100)),
+            "yes" if verified else "no",
+            "" if verified else inert(_short(verdict.message)),
+            _SIDES.get(verdict.side, ""),
+        ]
+        lines.append("|-")
+        lines += [f"| {cell}".rstrip() for cell in cells]
+    lines.append("|}")
+    return "\n".join(lines)
 
 
 def _row_rank(row: StatusRow) -> tuple[int, int]:

@@ -19,8 +19,15 @@ from wmsocial_bot.dashboard import OwnerRow, owner_rows, reach_rows, status_sect
 from wmsocial_bot.decide import Decision
 from wmsocial_bot.extract import Extraction
 from wmsocial_bot.fix import FixResult, apply_fixes
-from wmsocial_bot.model import CheckResult, Finding, Fix, Status, StatusRow
-from wmsocial_bot.notices import neutral, render_notice, render_status_page, reported_markers
+from wmsocial_bot.model import CheckResult, FieldCheck, Finding, Fix, RelMePage, Status, StatusRow
+from wmsocial_bot.notices import (
+    VERIFICATION_HEADING,
+    neutral,
+    render_notice,
+    render_status_page,
+    render_verification,
+    reported_markers,
+)
 from wmsocial_bot.profiles import still_persists
 from wmsocial_bot.state import FixRecord, ReachRecord, RunRecord
 
@@ -149,6 +156,7 @@ class UpdateStatusPage:
     rows: tuple[StatusRow, ...]
     updated: date
     owners: tuple[OwnerRow, ...] = ()  # activity and reach per owner, with this run's figures
+    verification: tuple[FieldCheck, ...] = ()  # each Mastodon profile field's verdict
 
     def sections(self, on: date) -> list[tuple[str, str]]:
         """The sections under the accounts table, in page order: activity per owner, then
@@ -157,6 +165,8 @@ class UpdateStatusPage:
         if self.owners:
             moment = datetime.combine(on, time(), UTC)
             sections.append((ACTIVITY_HEADING, status_section(self.owners, now=moment)))
+        if self.verification:
+            sections.append((VERIFICATION_HEADING, render_verification(self.verification)))
         return sections
 
     def render(self, rows: Sequence[StatusRow], on: date) -> str:
@@ -212,6 +222,9 @@ class PageFacts:
     status_page: str | None
     # The stored figures of the page's accounts (read only when there is a status page).
     reach_history: Mapping[str, Sequence[ReachRecord]] = field(default_factory=dict)
+    # Verification help: the linked pages read in this run (to cache) and every field's verdict.
+    relme_pages: tuple[RelMePage, ...] = ()
+    verification: tuple[FieldCheck, ...] = ()
 
 
 def plan_page(facts: PageFacts) -> tuple[Action, ...]:
@@ -234,7 +247,12 @@ def _status_page(facts: PageFacts, title: str) -> UpdateStatusPage:
     history = with_this_run(facts.reach_history, reach_rows(facts.results), facts.now)
     owners = owner_rows(facts.extraction.accounts, history, facts.now)
     return UpdateStatusPage(
-        title, facts.page, facts.decision.rows, facts.now.date(), owners=tuple(owners)
+        title,
+        facts.page,
+        facts.decision.rows,
+        facts.now.date(),
+        owners=tuple(owners),
+        verification=facts.verification,
     )
 
 
@@ -282,6 +300,15 @@ def _record_run(facts: PageFacts, resolved: Sequence[str]) -> RecordRun:
             identities=tuple(r.learned for r in results if r.learned is not None),
             resolved=tuple(resolved),
             reach=tuple(reach_rows(results)),
+            relme_pages=facts.relme_pages,
+            fields=tuple(
+                (r.account.key, f.name, f.verified)
+                for r in results
+                if r.status == Status.OK
+                and r.profile is not None
+                and r.account.duplicate_of is None
+                for f in r.profile.fields
+            ),
         )
     )
 

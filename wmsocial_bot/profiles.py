@@ -224,7 +224,7 @@ def _shown(account: Account) -> str:
 
 def lost_verifications(
     results: Sequence[CheckResult],
-    verified_before: Mapping[str, frozenset[str]],
+    verified_before: Mapping[str, Mapping[str, datetime]],
     verdicts: Mapping[tuple[str, str], Verdict],
     ignore: frozenset[str],
     now: datetime,
@@ -232,8 +232,10 @@ def lost_verifications(
 ) -> list[Finding]:
     """Fields verified at an earlier run and shown unverified now: one finding per field.
 
-    ``verified_before``: account key -> names of its fields the store saw verified before this
-    run.  The finding persists (and is reported once) while the field stays unverified.
+    ``verified_before``: account key -> its fields the store saw verified before this run, with
+    the last run that did.  The finding persists (and is reported once) while the field stays
+    unverified; its marker holds that date, so a loss after the field was verified again is a
+    new finding.
     """
     findings = []
     for result in results:
@@ -245,10 +247,11 @@ def lost_verifications(
             or account.key in ignore
         ):
             continue
-        before = verified_before.get(account.key, frozenset())
+        before = verified_before.get(account.key, {})
         for field in result.profile.fields:
             if field.verified or field.name not in before:
                 continue
+            until = before[field.name].date().isoformat()
             verdict = verdicts.get((account.key, field.name))
             why = f": {verdict.message}" if verdict is not None and verdict.side != "none" else ""
             findings.append(
@@ -266,7 +269,7 @@ def lost_verifications(
                     action="Restore the rel=me link back to the profile, then save the profile "
                     "once more so that Mastodon checks again.",
                     label=account.label,
-                    subject=field.name,
+                    subject=f"{field.name}@{until}",
                 )
             )
     return findings
@@ -283,7 +286,8 @@ def still_persists(marker: str, results: Sequence[CheckResult], listed: set[str]
         return rest not in listed
     if kind != LOST:
         return None
-    key, _, name = rest.partition("#")
+    key, _, subject = rest.partition("#")
+    name = subject.rpartition("@")[0]
     if key not in listed:
         return False
     for result in results:

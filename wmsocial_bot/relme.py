@@ -19,6 +19,7 @@ is missing and on which side.  Every rule is Mastodon's own (v4.3 line, read at 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
@@ -130,6 +131,18 @@ def explain(field: FieldLink, profile_url: str, page: tuple[int, str] | None) ->
     ``page`` is (HTTP status, HTML) of the field's URL, or None when it could not be fetched
     (the caller says why in its own words: the guard refused it, the site timed out).
     """
+    return explain_seen(
+        field, profile_url, None if page is None else (page[0], rel_me_links(page[1]))
+    )
+
+
+def explain_seen(
+    field: FieldLink, profile_url: str, seen: tuple[int, Sequence[str | None]] | None
+) -> Verdict:
+    """:func:`explain` from what was kept of the page: (HTTP status, its rel=me hrefs in order).
+
+    What the state store caches between runs (the page itself is not kept).
+    """
     if field.verified:
         return Verdict(field.name, NONE, "verified")
     url, why = field_url(field.value_html)
@@ -139,14 +152,13 @@ def explain(field: FieldLink, profile_url: str, page: tuple[int, str] | None) ->
     if problem is not None:
         return Verdict(field.name, PROFILE, f"the profile's {field.name!r} field {problem}", url)
     host = urlsplit(url).hostname
-    if page is None:
+    if seen is None:
         return Verdict(field.name, NONE, f"{host} could not be read, so the bot cannot tell", url)
-    status, html = page
+    status, links = seen
     if status != 200:
         return Verdict(
             field.name, SITE, f"{url} answers HTTP {status}; Mastodon needs 200 to verify", url
         )
-    links = rel_me_links(html)
     if any(href and href.lower() == profile_url.lower() for href in links):
         return Verdict(
             field.name,

@@ -29,10 +29,17 @@ from typing import Any
 
 from wmsocial_bot.checks import check_accounts
 from wmsocial_bot.config import Config, config_from_mapping
-from wmsocial_bot.decide import History, Policy, decide, ignore_keys, undone_by_human
+from wmsocial_bot.decide import (
+    History,
+    Policy,
+    decide,
+    ignore_keys,
+    owner_of,
+    undone_by_human,
+)
 from wmsocial_bot.errors import ConfigError, UserError, WikiError
 from wmsocial_bot.extract import Extraction, extract_accounts
-from wmsocial_bot.model import Account, CheckResult, Finding
+from wmsocial_bot.model import Account, CheckResult, Finding, RelMePage
 from wmsocial_bot.net import Net
 from wmsocial_bot.notices import reported_markers
 from wmsocial_bot.plan import (
@@ -46,6 +53,7 @@ from wmsocial_bot.plan import (
 )
 from wmsocial_bot.runner import Observer, PageReport, Runner, WikiPort, announce
 from wmsocial_bot.state import FixRecord, RunStore, Streak
+from wmsocial_bot.verify import Fetcher, fetch_pages, field_checks, pages_wanted
 
 __all__ = ["PageReport", "RunOptions", "WikiPort", "read_onwiki_config", "run_bot"]
 
@@ -63,6 +71,8 @@ class RunOptions:
     echo: Callable[[str], None] = print
     now: datetime | None = None
     check: Checker | None = None  # None: the real checks, over the network
+    # What reads the pages profile fields link to: (urls, now) -> pages; None: over the network.
+    verify: Fetcher | None = None
     observe: Observer = announce  # told of each step that matters for recovery
 
 
@@ -170,6 +180,7 @@ class _Run:
     policy: Policy
     runner: Runner
     check: Checker
+    verify: Fetcher
     now: datetime
     bot: str
     config_title: str
@@ -201,6 +212,7 @@ def _start(wiki: WikiPort, config: Config, store: RunStore, options: RunOptions)
         policy=onwiki.policy,
         runner=Runner(wiki, store, blocked, dry_run, options.echo, options.observe),
         check=options.check or _network_checker(config, store),
+        verify=options.verify or _network_verifier(config),
         now=now,
         bot=bot,
         config_title=config_title,
@@ -218,6 +230,20 @@ def _network_checker(config: Config, store: RunStore) -> Checker:
         )
 
     return check
+
+
+def _network_verifier(config: Config) -> Fetcher:
+    """Reads linked pages through a network policy of its own, made only when needed."""
+    made: list[Net] = []
+
+    def verify(urls: Sequence[str], now: datetime) -> list[RelMePage]:
+        if not urls:
+            return []
+        if not made:
+            made.append(Net(config.network, config.endpoints, contact=config.bot.contact))
+        return fetch_pages(made[0], urls, now)
+
+    return verify
 
 
 @dataclass(frozen=True)
@@ -259,9 +285,17 @@ def _run_page(run: _Run, page: str, fresh: dict[str, Streak]) -> PageReport:
     history = gather_fixes(
         wiki, run.store.fixes(page), revision, extraction, report.results, run.now
     )
-    decision = decide(
-        report.results, extraction, history.for_decide(run.streaks, fresh), policy, run.now
+    cached = run.store.relme_pages()
+    fetched = run.verify(
+        pages_wanted(report.results, cached, run.now, run.config.dashboard.verify_days), run.now
     )
+    verification = field_checks(report.results, {**cached, **{p.url: p for p in fetched}}, owner_of)
+    known = replace(
+        history.for_decide(run.streaks, fresh),
+        verified_before=run.store.verified_fields(),
+        verdicts={(c.key, c.verdict.field): c.verdict for c in verification},
+    )
+    decision = decide(report.results, extraction, known, policy, run.now)
     report.skipped_writes += decision.held
     fresh.update(decision.streaks)
     report.decision = decision
@@ -285,6 +319,8 @@ def _run_page(run: _Run, page: str, fresh: dict[str, Streak]) -> PageReport:
             if run.config.wiki.status_page
             else {}
         ),
+        relme_pages=tuple(fetched),
+        verification=tuple(verification),
     )
     run.runner.execute(plan_page(facts), report)
     return report

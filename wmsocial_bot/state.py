@@ -31,7 +31,7 @@ from typing import Protocol
 from wmsocial_bot.errors import ConfigError, LeaseHeld
 
 # FixRecord and Streak live in model (pure, so that decide needs no sqlite3); importable here too.
-from wmsocial_bot.model import FixRecord, Identity, Reach, Streak
+from wmsocial_bot.model import FixRecord, Identity, Reach, RelMePage, Streak
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +137,23 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX reach_by_account ON reach(account_key, checked_at);
     """,
+    # 5: verification help (docs/dashboard.md): the pages profile fields link to, as last read
+    # (status and rel=me links only), and when each profile field was last seen verified.
+    """
+    CREATE TABLE relme_pages (
+        url         TEXT PRIMARY KEY,
+        fetched_at  TEXT NOT NULL,
+        status      INTEGER,
+        rel_me      TEXT NOT NULL,
+        problem     TEXT
+    );
+    CREATE TABLE profile_fields (
+        account_key   TEXT NOT NULL,
+        name          TEXT NOT NULL,
+        last_verified TEXT,
+        PRIMARY KEY (account_key, name)
+    );
+    """,
 )
 # Space written and freed again before a run's network work (SqliteStore.check_writable): the
 # freed pages stay in the file for the run's own writes, so a disk that is (nearly) full is
@@ -151,7 +168,9 @@ class RunRecord:
 
     ``checks``: (account key, status, detail, new url); ``outages``: (scope, bad, total);
     ``resolved``: finding markers no longer true; ``reach``: (account key, platform, figures)
-    per account, for the dashboard.
+    per account, for the dashboard.  ``relme_pages``: the linked pages read in this run
+    (replacing the older reading); ``fields``: (account key, field name, verified now) of the
+    profiles seen (verification help).
     """
 
     started: datetime
@@ -163,6 +182,8 @@ class RunRecord:
     resolved: Sequence[str] = ()
     reach: Sequence[tuple[str, str, Reach]] = ()
     dry_run: bool = False
+    relme_pages: Sequence[RelMePage] = ()
+    fields: Sequence[tuple[str, str, bool]] = ()
 
 
 @dataclass(frozen=True)
@@ -261,6 +282,10 @@ class RunStore(Store, Protocol):
     def lease_problem(self) -> str | None: ...
 
     def record_run(self, record: RunRecord) -> int: ...
+
+    def relme_pages(self) -> dict[str, RelMePage]: ...
+
+    def verified_fields(self) -> dict[str, dict[str, datetime]]: ...
 
     def reach_history(self, keys: Iterable[str] | None = None) -> dict[str, list[ReachRecord]]: ...
 
@@ -619,7 +644,37 @@ class SqliteStore:
             _upsert_identities(db, identity_rows)
             assert run_id is not None
             _insert_reach(db, run_id, started, reach)
+            _insert_profiles(db, stamp, record)
         return run_id
+
+    def relme_pages(self) -> dict[str, RelMePage]:
+        """The linked pages as last read, by URL (verification help)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT url, fetched_at, status, rel_me, problem FROM relme_pages"
+            ).fetchall()
+        return {
+            url: RelMePage(
+                url,
+                datetime.fromisoformat(at),
+                status,
+                tuple(rel_me.split("\n")) if rel_me else (),
+                problem,
+            )
+            for url, at, status, rel_me, problem in rows
+        }
+
+    def verified_fields(self) -> dict[str, dict[str, datetime]]:
+        """Account key -> its profile fields seen verified, each with the last run that saw it."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT account_key, name, last_verified FROM profile_fields "
+                "WHERE last_verified IS NOT NULL"
+            ).fetchall()
+        found: dict[str, dict[str, datetime]] = {}
+        for key, name, at in rows:
+            found.setdefault(key, {})[name] = datetime.fromisoformat(at)
+        return found
 
     def reach_history(self, keys: Iterable[str] | None = None) -> dict[str, list[ReachRecord]]:
         """Every recorded :class:`Reach` per account key, oldest first (``keys``: only these)."""
@@ -730,4 +785,20 @@ def _insert_reach(
             )
             for key, platform, figures in items
         ],
+    )
+
+
+def _insert_profiles(db: sqlite3.Connection, stamp: str, record: RunRecord) -> None:
+    """The linked pages read (newest reading kept) and when each field was last verified."""
+    db.executemany(
+        "INSERT OR REPLACE INTO relme_pages VALUES (?, ?, ?, ?, ?)",
+        [
+            (p.url, p.fetched_at.isoformat(), p.status, "\n".join(p.rel_me), p.problem)
+            for p in record.relme_pages
+        ],
+    )
+    db.executemany(
+        "INSERT INTO profile_fields VALUES (?, ?, ?) ON CONFLICT(account_key, name) "
+        "DO UPDATE SET last_verified = COALESCE(excluded.last_verified, last_verified)",
+        [(key, name, stamp if verified else None) for key, name, verified in record.fields],
     )

@@ -9,7 +9,7 @@ from wmsocial_bot.decide import History, Policy, decide
 from wmsocial_bot.extract import extract_accounts
 from wmsocial_bot.model import CheckResult, Identity, Profile, ProfileLink, Status
 from wmsocial_bot.notices import render_notice, reported_markers
-from wmsocial_bot.plan import AddTalkSection, PageFacts, TalkState, plan_page
+from wmsocial_bot.plan import AddTalkSection, PageFacts, RecordRun, TalkState, plan_page
 from wmsocial_bot.profiles import (
     MAX_FIELDS,
     MAX_LINKS,
@@ -222,7 +222,7 @@ def test_a_suggestion_is_posted_once_even_when_the_linking_check_fails_later() -
     failed = checked({}, Status.UNREACHABLE)
     later = plan_page(_facts(failed, reported, NOW + timedelta(days=1)))
     run = later[0]
-    assert getattr(run, "resolved", None) == ()
+    assert isinstance(run, RecordRun) and tuple(run.record.resolved) == ()
     # ... and the day after, with the link back, nothing is posted again
     again = plan_page(_facts(with_link, reported, NOW + timedelta(days=2)))
     assert not any(isinstance(a, AddTalkSection) for a in again)

@@ -4,7 +4,7 @@
   ``tests/faults/conftest.py`` prints it at the end of the session.
 * :func:`run_cli`: one ``wmsocial-bot run`` in a subprocess against the local wiki and the
   simulator, optionally killed with SIGKILL at a named point (``WMSOCIAL_BOT_CRASH_AT``, run
-  through :mod:`faults.crashrun`) or
+  through the test kit's :mod:`wmsocial_testkit.crashrun`) or
   when a condition becomes true (polled).
 * :class:`WikiProxy`: a fault-injecting HTTP proxy in front of the local wiki (edit conflicts,
   maxlag, read-only, ...), with a log of every API call; :func:`pywikibot_dir_via` makes a
@@ -34,9 +34,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
-from faults.crashrun import CRASH_AT
 
 from wmsocial_bot.state import MIGRATIONS
+from wmsocial_testkit.crashrun import CRASH_AT
 
 # ---- figures ---------------------------------------------------------------------------
 
@@ -143,7 +143,7 @@ def run_cli(
 ) -> CliRun:
     """``python -m wmsocial_bot <args>`` with Pywikibot pointed at ``pywikibot_dir``.
 
-    ``crash_at`` runs the bot through the crash launcher (``faults/crashrun.py``) with that
+    ``crash_at`` runs the bot through the crash launcher (``wmsocial_testkit.crashrun``) with that
     point; ``kill_when`` is polled every 5 ms and the process is
     killed with SIGKILL (or sent ``kill_signal``, once) as soon as it returns True.  ``prefix``
     runs the bot through another command (e.g. ``unshare`` with a shell that sets up a
@@ -158,7 +158,7 @@ def run_cli(
     launch = ["-m", "wmsocial_bot"]
     if crash_at:
         child_env[CRASH_AT] = crash_at
-        launch = [str(Path(__file__).with_name("crashrun.py"))]
+        launch = ["-m", "wmsocial_testkit.crashrun"]
     child_env.update(env or {})
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.monotonic()

@@ -1,7 +1,8 @@
 """``run`` on an in-memory wiki and an in-memory state store, with check results given.
 
-No network and no MediaWiki: :class:`unit.fakes.FakeWiki` stands for the wiki adapter and the
-checks are a script (``RunOptions(check=...)``); the state store is the real one, in memory.
+No network and no MediaWiki: the test kit's :class:`~wmsocial_testkit.fakewiki.FakeWiki`
+stands for the wiki adapter and the checks are a script (``RunOptions(check=...)``); the state
+store is the real one, in memory.
 Each test is a few runs over days, as the bot runs on Toolforge, and looks at what a user sees:
 the page, the talk page, the edit summaries, the state store and the run's report.  The real
 MediaWiki is for tests/integration/test_run.py.
@@ -15,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from unit.fakes import BOT, FakeWiki
 
 from wmsocial_bot.config import Config, PolicyConfig, WikiConfig
 from wmsocial_bot.model import Account, CheckResult, Status
@@ -23,6 +23,7 @@ from wmsocial_bot.notices import reported_markers
 from wmsocial_bot.plan import AddTalkSection, EditPage, RecordRun, UpdateStatusPage
 from wmsocial_bot.run import PageReport, RunOptions, run_bot
 from wmsocial_bot.state import SqliteStore
+from wmsocial_testkit.fakewiki import BOT, FakeWiki
 
 TITLE = "Social media"
 TALK = "Talk:" + TITLE

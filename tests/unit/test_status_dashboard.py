@@ -1,8 +1,8 @@
 """The per-owner dashboard on the status page (issue 17, part 2), over several runs.
 
-``run`` on the in-memory wiki (:class:`unit.fakes.FakeWiki`) and the real state store in
-memory; the checks are a script whose figures change from day to day, as an account posts and
-gains followers.  What is looked at is the status page a maintainer reads.
+``run`` on the in-memory wiki (:class:`wmsocial_testkit.fakewiki.FakeWiki`) and the real state
+store in memory; the checks are a script whose figures change from day to day, as an account
+posts and gains followers.  What is looked at is the status page a maintainer reads.
 """
 
 from __future__ import annotations
@@ -11,12 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from unit.fakes import FakeWiki
-
 from wmsocial_bot.config import Config, PolicyConfig, WikiConfig
 from wmsocial_bot.model import Account, CheckResult, Reach, Status
 from wmsocial_bot.run import RunOptions, run_bot
 from wmsocial_bot.state import SqliteStore
+from wmsocial_testkit.fakewiki import FakeWiki
 
 TITLE = "Social media"
 STATUS = TITLE + "/Status"

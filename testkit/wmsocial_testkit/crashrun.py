@@ -1,4 +1,4 @@
-"""``python tests/faults/crashrun.py <wmsocial-bot args>``: the bot, killed at a named point.
+"""``python -m wmsocial_testkit.crashrun <wmsocial-bot args>``: the bot, killed at a named point.
 
 The crash tests' launcher (docs/faults.md).  ``$WMSOCIAL_BOT_CRASH_AT=<point>[#<n>]`` names
 where the process kills itself with SIGKILL, the n-th time (default: the first) it gets

@@ -1,4 +1,4 @@
-"""An in-memory wiki for the unit tests of ``run`` (``from unit.fakes import FakeWiki``).
+"""An in-memory wiki for the unit tests of ``run``.
 
 :class:`FakeWiki` implements :class:`wmsocial_bot.runner.WikiPort` as the real adapter
 (:class:`wmsocial_bot.wiki.Wiki`) behaves on the local MediaWiki: pages with revisions and

@@ -13,8 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from unit.fakes import FakeWiki
-
 from wmsocial_bot.config import Config, PolicyConfig, WikiConfig
 from wmsocial_bot.model import Account, CheckResult, RelMePage, Status
 from wmsocial_bot.notices import reported_markers
@@ -22,6 +20,7 @@ from wmsocial_bot.profiles import mastodon_profile
 from wmsocial_bot.run import RunOptions, run_bot
 from wmsocial_bot.state import SqliteStore
 from wmsocial_bot.verify import PAGES_PER_ACCOUNT, pages_wanted, read_page
+from wmsocial_testkit.fakewiki import FakeWiki
 
 TITLE = "Social media"
 TALK = "Talk:Social media"

@@ -3,8 +3,13 @@
 Each platform that can be asked has a :class:`~wmsocial_bot.checkers.Checker`; this module
 groups the accounts, hands each platform's checker its share with a :class:`CheckContext`, and
 maps the results back to every place an account is listed.  A platform that is never asked gets
-``unverifiable`` with the reason its identify record gives.  A bug in one checker becomes an
-``unverifiable`` result for its accounts, not a failed run, and never a verdict.
+``unverifiable`` with the reason its identify record gives.
+
+Checkers see only the bot's :class:`~wmsocial_bot.errors.TransportError` family for a request
+that got no answer.  Anything else they raise is a bug, and this module is the one place that
+catches it: per account (:func:`_guarded`) and per checker (:func:`_run_checker`).  A bug is
+logged with its traceback and reported as ``unverifiable`` with the detail "internal error:
+<type> ...": never ``unreachable``, never a verdict, so it never reaches a talk page.
 """
 
 from __future__ import annotations
@@ -111,17 +116,32 @@ def _check_platform(
             tick()
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=checker.name) as executor:
-        ctx = CheckContext(net, now, inactive_days, known or {}, executor, done)
+        ctx = CheckContext(net, now, inactive_days, known or {}, executor, done, _guarded)
         found = _run_checker(checker, group, ctx)
     for account in group:
         done(account)  # accounts a checker answered without check_each
     return found
 
 
+def internal_error(exc: BaseException, platform: str) -> str:
+    """The detail of a result a bug made: it says so, and is no evidence about the account."""
+    return f"internal error: {type(exc).__name__} in the {platform} check (a bug; see the log)"
+
+
+def _guarded(check: Callable[[Account], CheckResult], account: Account) -> CheckResult:
+    """One account's check; a bug costs this account, reported as a bug, not the run."""
+    try:
+        return check(account)
+    except Exception as exc:  # the one place: a bug must never become a verdict or stop the run
+        log.exception("checking %s failed", account.key)
+        return result(account, Status.UNVERIFIABLE, internal_error(exc, account.platform))
+
+
 def _run_checker(checker: Checker, group: list[Account], ctx: CheckContext) -> list[CheckResult]:
+    """A checker's accounts; a bug outside the per-account guard costs them all, as a bug."""
     try:
         return list(checker.check(group, ctx))
-    except Exception:  # a bug must not stop the run or become a verdict
+    except Exception as exc:  # the one place, per checker: see _guarded
         log.exception("the %s checker failed", checker.name)
-        detail = f"the {checker.name} check failed with an internal error (see the log)"
+        detail = internal_error(exc, checker.name)
         return [result(a, Status.UNVERIFIABLE, detail) for a in group]

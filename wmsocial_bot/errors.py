@@ -53,8 +53,48 @@ class WritesDisabled(WikiError):
     """Writes are switched off (run page, ``{{nobots}}``); nothing was written."""
 
 
-class NetworkPolicyError(WmsocialError):
-    """A request was refused by the bot's own network policy (for example a private address)."""
+class TransportError(WmsocialError):
+    """A request got no usable answer: the network, the host or the bot's own policy failed it.
+
+    Never evidence about an account.  :mod:`wmsocial_bot.net` maps every failure of requests,
+    httpx (and httpcore) and Mastodon.py's transport to one of the classes below
+    (:func:`wmsocial_bot.net.as_transport_error`), so that checkers catch only this family; an
+    exception outside it is a bug, reported as an internal error (:mod:`wmsocial_bot.checks`).
+    """
+
+
+class NetworkPolicyError(TransportError):
+    """Refused: the bot's own network policy refused the request (a private address, a bad
+    scheme), for a link on the page or an address a server named."""
+
+
+class Timeout(TransportError):
+    """No answer in time: the socket timed out, or a deadline of the policy passed."""
+
+
+class TooLarge(TransportError):
+    """The answer is larger than ``network.max_response_bytes``; it was not read further."""
+
+
+class Unreadable(TransportError):
+    """The answer cannot be read safely or at all (a compression not asked for, JSON nested too
+    deep, a body that is not what the protocol promises)."""
+
+
+class Throttled(TransportError):
+    """The host rate limits us (HTTP 429, or a wait longer than ``network.max_wait``)."""
+
+
+class Unreachable(TransportError):
+    """The host could not be reached, or is given up for the run."""
+
+
+class ConnectionFailed(Unreachable):
+    """The connection failed: refused, reset, no route, a failed name lookup or TLS handshake."""
+
+
+class RedirectLoop(Unreachable):
+    """The host redirects in a loop (more than ``network.max_redirects`` hops)."""
 
 
 class WriteRefused(WmsocialError):

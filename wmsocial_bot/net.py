@@ -44,6 +44,7 @@ import math
 import os
 import re
 import socket
+import ssl
 import threading
 import time
 import urllib.request
@@ -66,9 +67,20 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from wmsocial_bot import __version__
 from wmsocial_bot.config import NetworkConfig
-from wmsocial_bot.errors import NetworkPolicyError
+from wmsocial_bot.errors import (
+    ConnectionFailed,
+    NetworkPolicyError,
+    RedirectLoop,
+    Throttled,
+    Timeout,
+    TooLarge,
+    TransportError,
+    Unreachable,
+    Unreadable,
+)
 
 Resolver = Callable[[str], list[str]]
+Response = requests.Response  # what a request through the policy returns
 METADATA_ADDRESSES = frozenset({"169.254.169.254", "fd00:ec2::254"})
 
 
@@ -89,23 +101,29 @@ _DECODED = frozenset({"gzip", "x-gzip", "deflate"})
 _REFUSED_CODINGS = frozenset({"br", "zstd", "compress", "x-compress"})  # never asked for
 
 
-class ResponseTooLarge(requests.RequestException):
+# The policy's own failures are raised inside the clients (requests' adapter, the httpx
+# transport), so each is also the client's exception type: requests, Mastodon.py and atproto
+# handle them as their own.  Each is a member of the bot's TransportError family too, which is
+# all that checkers see (as_transport_error).
+
+
+class ResponseTooLarge(TooLarge, requests.RequestException):
     """The body exceeded ``network.max_response_bytes``; it was not read further."""
 
 
-class UnreadableAnswer(requests.RequestException):
+class UnreadableAnswer(Unreadable, requests.RequestException):
     """The body cannot be read safely (a compression we did not ask for, JSON nested too deep)."""
 
 
-class HostDown(requests.RequestException):
+class HostDown(Unreachable, requests.RequestException):
     """The host failed several times in a row; it is not asked again in this run."""
 
 
-class RateLimited(requests.RequestException):
+class RateLimited(Throttled, requests.RequestException):
     """The host asks us to wait longer than ``network.max_wait`` seconds; we do not."""
 
 
-class TimedOut(requests.Timeout):
+class TimedOut(Timeout, requests.Timeout):
     """A deadline of the policy passed; never retried (another try would cost as much)."""
 
 
@@ -138,6 +156,84 @@ TRANSIENT_ERRORS = (requests.ConnectionError, requests.Timeout, httpx.TransportE
 
 def _transient(exc: BaseException) -> bool:
     return isinstance(exc, TRANSIENT_ERRORS) and not isinstance(exc, TimedOut)
+
+
+# What the clients raise when a request gets no usable answer: requests (and urllib3 inside
+# it), httpx and httpcore, and the OS (sockets, name lookups, TLS).  Mastodon.py wraps these in
+# MastodonNetworkError, an OSError whose context is the original (mastodon/internals.py,
+# ``__api_request``: ``except Exception as e: raise MastodonNetworkError(...)``); atproto in
+# NetworkError and InvokeTimeoutError, raised ``from`` the httpx error
+# (atproto_client/request.py, ``_handle_request_errors``).
+LIBRARY_FAILURES: tuple[type[BaseException], ...] = (
+    requests.RequestException,
+    httpx.HTTPError,
+    httpx.StreamError,
+    httpcore.TimeoutException,
+    httpcore.NetworkError,
+    httpcore.ProtocolError,
+    OSError,
+)
+_TIMEOUTS = (requests.Timeout, httpx.TimeoutException, httpcore.TimeoutException, TimeoutError)
+_REDIRECT_LOOPS = (requests.TooManyRedirects, httpx.TooManyRedirects)
+_CONNECTION_FAILURES = (
+    requests.ConnectionError,
+    httpx.NetworkError,
+    httpcore.NetworkError,
+    ConnectionError,
+    socket.gaierror,
+    ssl.SSLError,
+)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what caused it (``__cause__``, else ``__context__``), at most ten deep."""
+    found: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(found) < 10 and current not in found:
+        found.append(current)
+        current = current.__cause__ or current.__context__
+    return found
+
+
+def as_transport_error(exc: BaseException, host: str) -> TransportError:
+    """A client's failure of a request to ``host`` as the bot's :class:`TransportError`.
+
+    The policy's refusal wins wherever it sits in the chain (a client may wrap it); then the
+    first exception of the chain that says what happened: one of the policy's own (already in
+    the family), Mastodon.py's 429, a timeout, a redirect loop, a failed connection.  Anything
+    else a client raised is :class:`Unreachable` with its type and message.
+    """
+    from mastodon.errors import MastodonRatelimitError  # imported by then, if it was raised
+
+    chain = _chain(exc)
+    for link in chain:
+        if isinstance(link, NetworkPolicyError):
+            return link
+    for link in chain:
+        if isinstance(link, TransportError):
+            return link
+        if isinstance(link, MastodonRatelimitError):  # HTTP 429, ratelimit_method="throw"
+            return Throttled(f"{host} is rate limiting us (HTTP 429)")
+        if isinstance(link, _TIMEOUTS):
+            return Timeout(f"{host} timed out")
+        if isinstance(link, _REDIRECT_LOOPS):
+            return RedirectLoop(f"{host} redirects in a loop")
+        if isinstance(link, _CONNECTION_FAILURES):
+            return ConnectionFailed(f"{host} could not be reached (the connection failed)")
+    clients = LIBRARY_FAILURES[:-1]  # the clients' own: more telling than an OSError wrapper
+    described = next((link for link in chain if isinstance(link, clients)), exc)
+    return Unreachable(f"{type(described).__name__}: {described}"[:160])
+
+
+@contextmanager
+def transport_errors(host: str) -> Iterator[None]:
+    """Inside: a client's failure (:data:`LIBRARY_FAILURES`) comes out as a TransportError."""
+    try:
+        yield
+    except TransportError:
+        raise
+    except LIBRARY_FAILURES as exc:
+        raise as_transport_error(exc, host) from exc
 
 
 @dataclass
@@ -860,6 +956,10 @@ class Net:
                     session.verify = bundle
             self._session = session
         return self._session
+
+    def httpx_user_agent(self) -> str:
+        """The User-Agent for a client on :meth:`httpx_transport` (atproto's)."""
+        return self.user_agent("httpx", httpx.__version__)
 
     def httpx_transport(self) -> httpx.BaseTransport:
         """An httpx transport (for atproto) that applies this policy to every request."""

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
 from wmsocial_bot import gate, profiles
-from wmsocial_bot.checkers.common import CheckContext, FunctionChecker, policy_refusal, result
+from wmsocial_bot.checkers.common import CheckContext, FunctionChecker, result
+from wmsocial_bot.errors import NetworkPolicyError, TransportError, Unreadable
 from wmsocial_bot.identify.bluesky import NAME, is_did, label_handle
 from wmsocial_bot.model import Account, CheckResult, Identity, Reach, Status
+from wmsocial_bot.net import as_transport_error, transport_errors
 
 # Through atproto to the public AppView (``public.api.bsky.app``) and the PLC directory.
 # Profiles come 25 to a ``getProfiles`` call; an account the AppView leaves out is asked once
@@ -42,11 +42,56 @@ def check_accounts(accounts: Sequence[Account], ctx: CheckContext) -> list[Check
     return _Bluesky(ctx).check(accounts)
 
 
-def _xrpc_error(exc: BaseException) -> tuple[str | None, str]:
-    """(error name, message) of an XRPC error response."""
-    response = getattr(exc, "response", None)
-    content = getattr(response, "content", None)
-    return getattr(content, "error", None), str(getattr(content, "message", "") or "")
+@dataclass(frozen=True)
+class _ErrorAnswer:
+    """An XRPC error answer (the server spoke, with an error), as atproto raised it."""
+
+    raised: str  # atproto's exception class, as details have always named it
+    status: int
+    name: str | None  # the XRPC ``error`` (``AccountTakedown``, ``InvalidRequest``, ...)
+    message: str
+
+    def describe(self) -> str:
+        """One line, at most 160 characters."""
+        text = f"{self.raised} {self.name or ''} {self.message}"
+        if not (self.name or self.message):
+            text = f"{self.raised}: {self.status}"
+        return " ".join(text.split())[:160]
+
+
+def _xrpc(call: Callable[[], Any]) -> Any:
+    """One atproto call: its answer, or an :class:`_ErrorAnswer`; a failure without an answer
+    raises a :class:`TransportError`.
+
+    The one place that reads atproto's errors: a ``RequestErrorBase`` with a ``response`` is
+    an error answer (400 ``BadRequestError``, 401/403, 429, 409/413/502 ``NetworkError``, the
+    rest ``RequestException``); without one it wraps the httpx failure it was raised from
+    (atproto_client/request.py ``_handle_request_errors`` and ``_handle_response``, atproto
+    0.0.73).  A body that is not what the lexicon says raises ``ModelError`` or, for JSON that
+    does not parse, a ``ValueError``: the answer is :class:`Unreadable`.
+    """
+    from atproto_client.exceptions import ModelError, RequestErrorBase
+
+    try:
+        with transport_errors(APPVIEW):
+            return call()
+    except RequestErrorBase as exc:
+        if exc.response is None:
+            raise as_transport_error(exc, APPVIEW) from exc
+        content = exc.response.content
+        name = getattr(content, "error", None)
+        message = str(getattr(content, "message", "") or "")
+        return _ErrorAnswer(
+            type(exc).__name__,
+            exc.response.status_code,
+            name if isinstance(name, str) else None,
+            message,
+        )
+    except (ModelError, ValueError) as exc:
+        text = " ".join(f"{type(exc).__name__}: {exc}".split())
+        raise Unreadable(
+            f"the answer of {APPVIEW} is not what atproto expects ({text})"[:160]
+        ) from exc
 
 
 class _Bluesky:
@@ -61,7 +106,7 @@ class _Bluesky:
             timeout=net.config.timeout,
             max_redirects=net.config.max_redirects,
         )
-        request.add_additional_header("User-Agent", net.user_agent("httpx", httpx.__version__))
+        request.add_additional_header("User-Agent", net.httpx_user_agent())
         self.client = Client(base_url=f"https://{APPVIEW}", request=request)
 
     def actor_for(self, account: Account) -> str:
@@ -89,9 +134,11 @@ class _Bluesky:
     def fetch_batch(self, actors: list[str]) -> tuple[dict[str, Any], str | None]:
         """Profiles by DID and by handle; or the reason the batch failed."""
         try:
-            response = self.client.app.bsky.actor.get_profiles({"actors": actors})
-        except Exception as exc:  # atproto, httpx and the network guard all end up here
+            response = _xrpc(lambda: self.client.app.bsky.actor.get_profiles({"actors": actors}))
+        except TransportError as exc:
             return {}, _describe(exc)
+        if isinstance(response, _ErrorAnswer):
+            return {}, response.describe()
         found: dict[str, Any] = {}
         for profile in response.profiles:
             found[profile.did] = profile
@@ -113,19 +160,17 @@ class _Bluesky:
 
     def missing(self, account: Account, actor: str) -> CheckResult:
         """Left out of ``getProfiles``: ask alone, and read the XRPC error."""
-        from atproto_client.exceptions import BadRequestError
-
         try:
-            profile = self.client.app.bsky.actor.get_profile({"actor": actor})
-        except BadRequestError as exc:
-            name, message = _xrpc_error(exc)
-        except Exception as exc:
-            return result(
-                account, Status.UNREACHABLE, f"Bluesky could not be asked: {_describe(exc)}"
-            )
-        else:
+            profile = _xrpc(lambda: self.client.app.bsky.actor.get_profile({"actor": actor}))
+        except TransportError as exc:
+            why = _describe(exc)
+            return result(account, Status.UNREACHABLE, f"Bluesky could not be asked: {why}")
+        if not isinstance(profile, _ErrorAnswer):
             return self.found(account, profile)
-        # Outside the ``except`` block: a later failure must not carry this error as its cause.
+        if profile.status != 400:  # only a BadRequestError names why an account is missing
+            why = profile.describe()
+            return result(account, Status.UNREACHABLE, f"Bluesky could not be asked: {why}")
+        name, message = profile.name, profile.message
         if name in _ERRORS:
             status, detail = _ERRORS[name]
             return result(account, status, detail)
@@ -152,8 +197,8 @@ class _Bluesky:
             return self.not_found_web(account, actor, message)
         directory = "the PLC directory"
         try:
-            response = self.ctx.net.get(f"https://{PLC}/{actor}")
-        except Exception as exc:
+            response = self.ctx.get(f"https://{PLC}/{actor}")
+        except TransportError as exc:
             return result(
                 account, Status.UNREACHABLE, f"{directory} could not be asked: {_describe(exc)}"
             )
@@ -188,8 +233,8 @@ class _Bluesky:
             )
         url = f"https://{domain}/.well-known/did.json"
         try:
-            response = self.ctx.net.get(url)
-        except Exception as exc:
+            response = self.ctx.get(url)
+        except TransportError as exc:
             return result(
                 account, Status.UNREACHABLE, f"{url} could not be asked: {_describe(exc)}"
             )
@@ -227,11 +272,11 @@ class _Bluesky:
             )
         url = f"{pds}/xrpc/com.atproto.sync.getRepoStatus?did={quote(did, safe=':')}"
         try:
-            response = self.ctx.net.get(url)
-        except Exception as exc:
+            response = self.ctx.get(url)
+        except TransportError as exc:
             return result(
                 account,
-                Status.UNREACHABLE if policy_refusal(exc) is None else Status.UNVERIFIABLE,
+                Status.UNVERIFIABLE if isinstance(exc, NetworkPolicyError) else Status.UNREACHABLE,
                 f'Bluesky says "{message}"; its PDS {pds} could not be asked: {_describe(exc)}',
             )
         body = _json(response)
@@ -364,11 +409,16 @@ class _Bluesky:
         writes the record (``packages/pds`` ``repo/prepare``), says when it was really written.
         """
         try:
-            feed = self.client.app.bsky.feed.get_author_feed(
-                {"actor": did, "limit": FEED_LIMIT, "filter": "posts_with_replies"}
-            ).feed
-        except Exception as exc:
+            answer = _xrpc(
+                lambda: self.client.app.bsky.feed.get_author_feed(
+                    {"actor": did, "limit": FEED_LIMIT, "filter": "posts_with_replies"}
+                )
+            )
+        except TransportError as exc:
             return [], f"its feed could not be read ({_describe(exc)})"
+        if isinstance(answer, _ErrorAnswer):
+            return [], f"its feed could not be read ({answer.describe()})"
+        feed = answer.feed
         items: list[list[datetime]] = []
         for item in feed:
             reason = getattr(item, "reason", None)
@@ -444,20 +494,11 @@ def _json(response: Any) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def _describe(exc: BaseException) -> str:
+def _describe(exc: TransportError) -> str:
     """One line, at most 160 characters (a garbled answer's validation error is not)."""
-    refusal = policy_refusal(exc)
-    if refusal is not None:
-        return f"refused: {refusal}"
-    name, message = _xrpc_error(exc)
-    if name or message:
-        text = f"{type(exc).__name__} {name or ''} {message}"
-    else:
-        cause = exc.__cause__ or exc.__context__
-        text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        if cause is not None:
-            text += f" ({type(cause).__name__}: {cause})"
-    return " ".join(text.split())[:160]
+    if isinstance(exc, NetworkPolicyError):
+        return f"refused: {exc}"
+    return " ".join(f"{type(exc).__name__}: {exc}".split())[:160]
 
 
 CHECKER = FunctionChecker(NAME, check_accounts)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -13,23 +12,35 @@ from queue import SimpleQueue
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urljoin, urlsplit
 
-import requests
-
-from wmsocial_bot.errors import NetworkPolicyError
+from wmsocial_bot.errors import (
+    ConnectionFailed,
+    NetworkPolicyError,
+    RedirectLoop,
+    Timeout,
+    TooLarge,
+    TransportError,
+)
 from wmsocial_bot.model import Account, CheckResult, Identity, Status
 from wmsocial_bot.net import (
     NOT_CHECKED,
     NOT_CHECKED_PREFIX,
     BudgetSpent,
     Net,
-    ResponseTooLarge,
+    Response,
     ShareSpent,
     TimedOut,
+    transport_errors,
 )
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
+# How one account's check is run: checks.py passes the guard that turns a bug into a reported
+# bug (the only place that catches unexpected errors); without one, a bug propagates.
+Guard = Callable[[Callable[[Account], CheckResult], Account], CheckResult]
+
+
+def _unguarded(check: Callable[[Account], CheckResult], account: Account) -> CheckResult:
+    return check(account)
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,23 @@ class CheckContext:
     known: Mapping[str, Identity]
     executor: ThreadPoolExecutor
     done: Callable[[Account], None] = lambda _account: None  # progress, once per account
+    guard: Guard = _unguarded
+
+    def get(self, url: str, **kwargs: Any) -> Response:
+        """GET through the network policy; a failure is a :class:`TransportError`, nothing else."""
+        with transport_errors(urlsplit(url).hostname or url):
+            return self.net.get(url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> Response:
+        """POST through the network policy; a failure is a :class:`TransportError`."""
+        with transport_errors(urlsplit(url).hostname or url):
+            return self.net.post(url, **kwargs)
+
+    def allowed(self, url: str) -> None:
+        """The address guard alone, for a link the bot would write: refused as a
+        :class:`NetworkPolicyError`, an unresolvable host as a :class:`TransportError`."""
+        with transport_errors(urlsplit(url).hostname or url):
+            self.net.target(url)
 
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
         """Run ``fn`` over ``items`` concurrently (the network layer enforces the limits)."""
@@ -54,7 +82,7 @@ class CheckContext:
         *,
         host_of: Callable[[Account], str] | None = None,
     ) -> list[CheckResult]:
-        """``check`` every account concurrently; a bug costs one account, not the run.
+        """``check`` every account concurrently; a bug costs one account (the guard), not the run.
 
         With ``host_of``, at most ``max_per_host`` accounts of one host are checked at a time
         (the longest queues start first): a host that is slow, or paced by its rate-limit
@@ -63,17 +91,16 @@ class CheckContext:
         the host's other accounts.
         """
 
+        def timed(account: Account) -> CheckResult:
+            if self.net.budget_spent():
+                return result(account, Status.UNVERIFIABLE, NOT_CHECKED)
+            with self.net.account_time() as clock:
+                found = check(account)
+            return in_time(found, clock.cut)
+
         def guarded(account: Account) -> CheckResult:
             try:
-                if self.net.budget_spent():
-                    return result(account, Status.UNVERIFIABLE, NOT_CHECKED)
-                with self.net.account_time() as clock:
-                    found = check(account)
-                return in_time(found, clock.cut)
-            except Exception:  # a bug must never become a verdict or stop the run
-                log.exception("checking %s failed", account.key)
-                detail = "the check failed with an internal error (see the log)"
-                return result(account, Status.UNVERIFIABLE, detail)
+                return self.guard(timed, account)
             finally:
                 self.done(account)
 
@@ -111,12 +138,7 @@ class CheckContext:
         found: list[CheckResult | None] = [None] * len(items)
         for _ in items:
             host, index, future = finished.get()
-            try:
-                found[index] = future.result()
-            except Exception:  # check is guarded; this is only a last line of defence
-                log.exception("checking %s failed", items[index].key)
-                detail = "the check failed with an internal error (see the log)"
-                found[index] = result(items[index], Status.UNVERIFIABLE, detail)
+            found[index] = future.result()  # check is guarded: a bug is already a result
             if queues[host]:
                 start(host, queues[host].popleft())
         return [item for item in found if item is not None]
@@ -183,17 +205,6 @@ def in_time(found: CheckResult, cut: TimedOut | None) -> CheckResult:
 def result(account: Account, status: Status, detail: str, **kwargs: object) -> CheckResult:
     """Shorthand used by every checker."""
     return CheckResult(account=account, status=status, detail=detail, **kwargs)  # type: ignore[arg-type]
-
-
-def policy_refusal(exc: BaseException | None) -> NetworkPolicyError | None:
-    """The guard's refusal, if it is what made a client library fail."""
-    seen = 0
-    while exc is not None and seen < 10:
-        if isinstance(exc, NetworkPolicyError):
-            return exc
-        exc = exc.__cause__ or exc.__context__
-        seen += 1
-    return None
 
 
 # --------------------------------------------------------------------------- page checks
@@ -276,34 +287,20 @@ def fetch(ctx: CheckContext, url: str, *, allow_redirects: bool = True) -> Fetch
     """GET ``url`` through the network policy; transport faults become ``fault``, never raise."""
     host = urlsplit(url).hostname or url
     try:
-        response = ctx.net.get(url, allow_redirects=allow_redirects)
+        response = ctx.get(url, allow_redirects=allow_redirects)
     except NetworkPolicyError as exc:
         return Fetched(url, final_url=url, fault=Status.INVALID, error=f"link refused: {exc}")
-    except ResponseTooLarge as exc:
+    except TooLarge as exc:
         return Fetched(
             url,
             final_url=url,
             fault=Status.UNVERIFIABLE,
             error=f"the answer of {host} was not read: {exc}",
         )
-    except requests.TooManyRedirects:
-        return Fetched(
-            url, final_url=url, fault=Status.UNREACHABLE, error=f"{host} redirects in a loop"
-        )
-    except TimedOut as exc:  # the policy's deadlines say how long they waited
+    except (Timeout, RedirectLoop, ConnectionFailed) as exc:  # each says what happened
         return Fetched(url, final_url=url, fault=Status.UNREACHABLE, error=str(exc))
-    except requests.Timeout:
-        return Fetched(url, final_url=url, fault=Status.UNREACHABLE, error=f"{host} timed out")
-    except requests.RequestException as exc:
-        refusal = policy_refusal(exc)
-        if refusal is not None:
-            return Fetched(
-                url, final_url=url, fault=Status.INVALID, error=f"link refused: {refusal}"
-            )
-        if isinstance(exc, requests.ConnectionError):
-            why = "the connection failed"
-        else:  # the network layer's own reasons (a host given up, a long rate-limit wait)
-            why = f"{type(exc).__name__}: {exc}"[:160]
+    except TransportError as exc:  # the policy's own reasons (a host given up, a long wait)
+        why = f"{type(exc).__name__}: {exc}"[:160]
         return Fetched(
             url,
             final_url=url,

@@ -6,19 +6,18 @@ import functools
 import html
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
-
 from wmsocial_bot import gate, profiles
-from wmsocial_bot.checkers.common import CheckContext, FunctionChecker, policy_refusal
-from wmsocial_bot.errors import NetworkPolicyError, WriteRefused
+from wmsocial_bot.checkers.common import CheckContext, FunctionChecker
+from wmsocial_bot.errors import NetworkPolicyError, Throttled, TransportError, WriteRefused
 from wmsocial_bot.identify.mastodon import NAME, handle_from_url, link_names_id, split_handle
 from wmsocial_bot.model import Account, CheckResult, Identity, Profile, Reach, Status
+from wmsocial_bot.net import Response, as_transport_error, transport_errors
 
 # The home server is asked through Mastodon.py's ``account_lookup``; WebFinger, nodeinfo, the
 # profile page, the ActivityPub actor and Misskey's API go through the same network policy.
@@ -116,26 +115,76 @@ def _verified(fields: object) -> bool | None:
     return False if any("http" in str(f.get("value", "")) for f in items) else None
 
 
-def _fault(exc: BaseException) -> _Answer:
-    """A transport or server failure: never a verdict about the account."""
-    refusal = policy_refusal(exc)
-    if refusal is not None:
-        return _Answer("fault", status=Status.INVALID, detail=f"link refused: {refusal}")
-    text = str(exc)
-    if "Could not parse response as JSON" in text or isinstance(exc, ValueError):
+def _fault(exc: TransportError) -> _Answer:
+    """A transport failure: never a verdict about the account (a refused link is ``invalid``)."""
+    if isinstance(exc, NetworkPolicyError):
+        return _Answer("fault", status=Status.INVALID, detail=f"link refused: {exc}")
+    if isinstance(exc, Throttled):
+        return _Answer("fault", detail=f"rate limited: {_short(exc)}")
+    return _Answer("fault", detail=f"the server could not be reached: {_short(exc)}")
+
+
+def _short(exc: TransportError) -> str:
+    return (str(exc) or type(exc).__name__)[:160]
+
+
+@dataclass(frozen=True)
+class _ApiError:
+    """An error answer of the Mastodon API, as Mastodon.py reported it."""
+
+    status: int | None  # the HTTP status; None: the body was not the API's JSON
+    error: str | None = None  # the server's ``error`` text ("Record not found")
+
+
+def _call_api(host: str, call: Callable[[], Any]) -> Any:
+    """One Mastodon.py call: its answer, or an :class:`_ApiError`; a transport failure raises
+    a :class:`TransportError` (``net.transport_errors``).
+
+    The one place that reads Mastodon.py's errors (its 429 is a :class:`Throttled`).  For an
+    error answer it raises
+    ``ex_type('Mastodon API returned error', status, reason, error)`` (a MastodonAPIError
+    subclass; MastodonRatelimitError for 429 with ``ratelimit_method="throw"``), for a body that
+    is not JSON ``MastodonAPIError(message, "Exception was: ...")`` with no status, and a
+    MastodonNetworkError (an OSError) whose context is the transport's failure
+    (mastodon/internals.py ``__api_request``, Mastodon.py 2.3.3).
+    """
+    from mastodon import errors as mastodon_errors
+
+    try:
+        with transport_errors(host):
+            return call()
+    except mastodon_errors.MastodonRatelimitError as exc:
+        raise as_transport_error(exc, host) from exc
+    except mastodon_errors.MastodonAPIError as exc:
+        args = exc.args
+        status = args[1] if len(args) > 1 and isinstance(args[1], int) else None
+        error = args[3] if len(args) > 3 and isinstance(args[3], str) else None
+        return _ApiError(status, error)
+    except ValueError:  # MastodonIllegalArgumentError, a body that does not parse
+        return _ApiError(None)
+
+
+def _api_error_answer(error: _ApiError) -> _Answer:
+    """What an error answer of the API says: only a 404 with its known text is "missing"."""
+    status = error.status
+    if status is None:
         return _Answer(
             "fault",
             detail="the server answered with a page that is not the API (parked or shut down?)",
         )
-    return _Answer("fault", detail=f"the server could not be reached: {_short(exc)}")
-
-
-def _short(exc: BaseException) -> str:
-    cause = exc.__context__ or exc.__cause__
-    text = f"{type(exc).__name__}: {exc}"
-    if cause is not None and not str(exc).strip():
-        text = f"{type(cause).__name__}: {cause}"
-    return text[:160]
+    if status == 404:
+        if error.error in _NOT_FOUND:
+            return _Answer("missing", detail=f'the server says "{error.error}"')
+        return _Answer("unknown", detail="the server has no Mastodon account lookup")
+    if status == 401:
+        return _Answer("forbidden", detail="the server requires a login for its API")
+    if status == 410:
+        return _Answer("gone", detail="the server says the account is gone (HTTP 410)")
+    if status == 403:
+        return _Answer("forbidden", detail=f"the server refused anonymous access (HTTP {status})")
+    if status >= 500:
+        return _Answer("fault", detail=f"the server failed (HTTP {status})")
+    return _Answer("fault", detail=f"the server answered HTTP {status} {error.error or ''}".strip())
 
 
 # GoToSocial's server-rendered profile page (web/template/profile_header.tmpl, status_info.tmpl
@@ -239,35 +288,13 @@ class _Fediverse:
         """``GET /api/v1/accounts/:id``: on Pleroma the call that applies the visibility rules."""
         return self._ask(host, lambda client: client.account(account_id))
 
-    def _ask(self, host: str, call: Any) -> _Answer:
-        from mastodon import errors as mastodon_errors
-
+    def _ask(self, host: str, call: Callable[[Any], Any]) -> _Answer:
         try:
-            data = call(self.client(host))
-        except mastodon_errors.MastodonNotFoundError as exc:
-            message = exc.args[3] if len(exc.args) > 3 else None
-            if isinstance(message, str) and message in _NOT_FOUND:
-                return _Answer("missing", detail=f'the server says "{message}"')
-            return _Answer("unknown", detail="the server has no Mastodon account lookup")
-        except mastodon_errors.MastodonUnauthorizedError:
-            return _Answer("forbidden", detail="the server requires a login for its API")
-        except mastodon_errors.MastodonRatelimitError:
-            return _Answer("fault", detail="the server is rate limiting us (HTTP 429)")
-        except mastodon_errors.MastodonServerError as exc:
-            return _Answer("fault", detail=f"the server failed (HTTP {exc.args[1]})")
-        except mastodon_errors.MastodonAPIError as exc:
-            code = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else None
-            if code == 410:
-                return _Answer("gone", detail="the server says the account is gone (HTTP 410)")
-            if code in (401, 403):
-                return _Answer(
-                    "forbidden", detail=f"the server refused anonymous access (HTTP {code})"
-                )
-            if code is not None and code >= 500:
-                return _Answer("fault", detail=f"the server failed (HTTP {code})")
+            data = _call_api(host, lambda: call(self.client(host)))
+        except TransportError as exc:
             return _fault(exc)
-        except (mastodon_errors.MastodonError, NetworkPolicyError, OSError) as exc:
-            return _fault(exc)
+        if isinstance(data, _ApiError):
+            return _api_error_answer(data)
         if not isinstance(data, Mapping) or ("acct" not in data and "username" not in data):
             return _Answer(
                 "fault", detail="the server answered with something that is not an account"
@@ -431,8 +458,8 @@ class _Fediverse:
             handle, url = gate.verified_successor(
                 NAME, handle, final.url or gate.profile_link(NAME, handle)
             )
-            self.net.target(f"https://{urlsplit(url).hostname}/")  # the private-address guard
-        except (WriteRefused, NetworkPolicyError, requests.RequestException) as exc:
+            self.ctx.allowed(f"https://{urlsplit(url).hostname}/")  # the private-address guard
+        except (WriteRefused, TransportError) as exc:
             return _Verdict(
                 Status.MOVED,
                 f"moved to @{successor}, but the bot cannot link to it: {str(exc)[:160]}",
@@ -750,8 +777,8 @@ class _Fediverse:
 
     def misskey_show(self, host: str, params: dict[str, Any]) -> _Answer:
         try:
-            response = self.net.post(f"https://{host}/api/users/show", json=params)
-        except (requests.RequestException, NetworkPolicyError) as exc:
+            response = self.ctx.post(f"https://{host}/api/users/show", json=params)
+        except TransportError as exc:
             return _fault(exc)
         body = _json(response)
         if response.status_code == 404:
@@ -818,8 +845,8 @@ class _Fediverse:
     def webfinger(self, user: str, host: str, resource: str | None = None) -> _Fediverse._Finger:
         url = f"https://{host}/.well-known/webfinger?resource={resource or f'acct:{user}@{host}'}"
         try:
-            response = self.net.get(url, allow_redirects=True)
-        except (requests.RequestException, NetworkPolicyError) as exc:
+            response = self.ctx.get(url, allow_redirects=True)
+        except TransportError as exc:
             return self._Finger(None, _short(exc))
         body = _json(response)
         if response.status_code == 200 and not body:
@@ -838,8 +865,8 @@ class _Fediverse:
 
     def page(self, url: str) -> _Page:
         try:
-            response = self.net.get(url)
-        except (requests.RequestException, NetworkPolicyError):
+            response = self.ctx.get(url)
+        except TransportError:
             return _Page(None)
         final = urlsplit(response.url or url).path
         login = bool(response.history) and final.rstrip("/").endswith(_LOGIN_PATHS)
@@ -849,8 +876,8 @@ class _Fediverse:
         """An ActivityPub object (the actor unless ``kind`` says) as an unsigned request gets
         it; None when refused or not of that kind."""
         try:
-            response = self.net.get(href, headers={"Accept": _ACTIVITY_JSON})
-        except (requests.RequestException, NetworkPolicyError):
+            response = self.ctx.get(href, headers={"Accept": _ACTIVITY_JSON})
+        except TransportError:
             return None
         body = _json(response)
         if response.status_code != 200 or not body.get("type"):
@@ -882,7 +909,7 @@ class _Fediverse:
     def _nodeinfo(self, host: str) -> str | None:
         """The software's name, or None: no nodeinfo, or (``_nodeinfo_failed``) none read."""
         try:
-            response = self.net.get(f"https://{host}/.well-known/nodeinfo")
+            response = self.ctx.get(f"https://{host}/.well-known/nodeinfo")
             index = _json(response)
             if _unanswered(response, index):
                 self._nodeinfo_failed.add(host)
@@ -896,11 +923,11 @@ class _Fediverse:
             ]
             if not hrefs:
                 return None
-            response = self.net.get(sorted(hrefs)[-1])
+            response = self.ctx.get(sorted(hrefs)[-1])
             info = _json(response)
             if _unanswered(response, info):
                 self._nodeinfo_failed.add(host)
-        except (requests.RequestException, NetworkPolicyError):
+        except TransportError:
             self._nodeinfo_failed.add(host)
             return None
         software = info.get("software")
@@ -913,12 +940,12 @@ def _pleroma_lookup(data: Mapping[str, Any]) -> bool:
     return isinstance(data.get("pleroma"), Mapping) and "akkoma" not in data
 
 
-def _unanswered(response: requests.Response, body: Mapping[str, Any]) -> bool:
+def _unanswered(response: Response, body: Mapping[str, Any]) -> bool:
     """A failure rather than an answer: 5xx, 429, a refusal, or a 200 that is not JSON."""
     return response.status_code not in (200, 404, 410) or (response.status_code == 200 and not body)
 
 
-def _json(response: requests.Response) -> dict[str, Any]:
+def _json(response: Response) -> dict[str, Any]:
     try:
         body = response.json()
     except ValueError:

@@ -147,14 +147,18 @@ def _local_username(host: Host, acct: str) -> str | None:
 # --------------------------------------------------------------------------- Mastodon entities
 
 
-def _shortened_link(url: str) -> str:
+def _shortened_link(url: str, *, rel_me: bool = True) -> str:
+    """A URL as Mastodon links it (app/lib/text_formatter.rb ``link_to_url``): ``rel`` has
+    ``me`` only in profile fields (app/helpers/formatting_helper.rb
+    ``account_field_value_format(field, with_rel_me: true)``), not in the bio."""
     match = re.match(r"^(https?://(?:www\.)?)(.*)$", url)
     if match is None:
         return html.escape(url)
     prefix, rest = match.groups()
     shown, hidden = rest[:30], rest[30:]
+    rel = "nofollow noopener me" if rel_me else "nofollow noopener"
     return (
-        f'<a href="{html.escape(url)}" target="_blank" rel="nofollow noopener me" '
+        f'<a href="{html.escape(url)}" target="_blank" rel="{rel}" '
         f'translate="no"><span class="invisible">{html.escape(prefix)}</span>'
         f'<span class="{"ellipsis" if hidden else ""}">{html.escape(shown)}</span>'
         f'<span class="invisible">{html.escape(hidden)}</span></a>'
@@ -167,6 +171,28 @@ def _field_value(value: str, raw_html: bool) -> str:
     if re.match(r"^https?://\S+$", value):
         return _shortened_link(value)
     return html.escape(value)
+
+
+_BIO_URL = re.compile(r"https?://[^\s<>\"]+")
+
+
+def _bio(note: str) -> str:
+    """The bio as the API's ``note`` shows a local account's: one paragraph, URLs linked.
+
+    (app/serializers/rest/account_serializer.rb ``note`` -> app/helpers/formatting_helper.rb
+    ``account_bio_format`` -> ``TextFormatter``, which links every URL.)
+    """
+    if not note:
+        return ""
+    out, last = [], 0
+    for match in _BIO_URL.finditer(note):
+        out += [
+            html.escape(note[last : match.start()]),
+            _shortened_link(match.group(0), rel_me=False),
+        ]
+        last = match.end()
+    out.append(html.escape(note[last:]))
+    return f"<p>{''.join(out)}</p>"
 
 
 def _avatar(owner: Host, kind: str) -> str:
@@ -198,7 +224,7 @@ def account_entity(
         "indexable": False,
         "group": False if show_tomb else account.group,
         "created_at": _midnight(account.created_at),
-        "note": "" if show_tomb else f"<p>{html.escape(account.note)}</p>" if account.note else "",
+        "note": "" if show_tomb else _bio(account.note),
         "url": profile_url(owner, account),
         "uri": actor_uri(owner, account),
         "avatar": _avatar(owner, "avatar"),

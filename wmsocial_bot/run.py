@@ -25,7 +25,6 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
 
 from wmsocial_bot.checks import check_accounts
 from wmsocial_bot.config import Config, config_from_mapping
@@ -54,6 +53,7 @@ from wmsocial_bot.plan import (
 from wmsocial_bot.runner import Observer, PageReport, Runner, WikiPort, announce
 from wmsocial_bot.state import FixRecord, RunStore, Streak
 from wmsocial_bot.verify import Fetcher, fetch_pages, field_checks, pages_wanted
+from wmsocial_bot.wiki import PageRevision
 
 __all__ = ["PageReport", "RunOptions", "WikiPort", "read_onwiki_config", "run_bot"]
 
@@ -329,7 +329,7 @@ def _run_page(run: _Run, page: str, fresh: dict[str, Streak]) -> PageReport:
 def gather_fixes(
     wiki: WikiPort,
     recorded: Mapping[str, FixRecord],
-    revision: Any,
+    revision: PageRevision,
     extraction: Extraction,
     results: Sequence[CheckResult],
     now: datetime,

@@ -25,7 +25,7 @@ import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from wmsocial_bot.decide import Decision
 from wmsocial_bot.errors import WikiError, WritesDisabled
@@ -44,6 +44,7 @@ from wmsocial_bot.plan import (
     UpdateStatusPage,
 )
 from wmsocial_bot.state import RunStore
+from wmsocial_bot.wiki import PageRevision, SaveOutcome  # plain records: no Pywikibot
 
 log = logging.getLogger(__name__)
 AUDIT_EVENT = "wmsocial_bot.run"
@@ -64,9 +65,11 @@ class WikiPort(Protocol):
     @property
     def simulate(self) -> bool: ...
 
-    def read(self, title: str, *, models: tuple[str, ...] = ...) -> Any: ...
+    def read(self, title: str, *, models: tuple[str, ...] = ...) -> PageRevision: ...
 
-    def read_if_exists(self, title: str, *, models: tuple[str, ...] = ...) -> Any: ...
+    def read_if_exists(
+        self, title: str, *, models: tuple[str, ...] = ...
+    ) -> PageRevision | None: ...
 
     def writes_allowed(self) -> tuple[bool, str]: ...
 
@@ -80,9 +83,9 @@ class WikiPort(Protocol):
         *,
         minor: bool = ...,
         create: bool = ...,
-    ) -> Any: ...
+    ) -> SaveOutcome: ...
 
-    def add_section(self, title: str, heading: str, text: str, summary: str) -> Any: ...
+    def add_section(self, title: str, heading: str, text: str, summary: str) -> SaveOutcome: ...
 
     def own_edits(self, title: str) -> list[tuple[int, str, str]]: ...
 

@@ -17,13 +17,12 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
-import requests
-
-from wmsocial_bot.errors import NetworkPolicyError
+from wmsocial_bot.errors import NetworkPolicyError, TransportError
 from wmsocial_bot.identify import mastodon
 from wmsocial_bot.model import Account, CheckResult, FieldCheck, RelMePage, Status
-from wmsocial_bot.net import Net
+from wmsocial_bot.net import Net, transport_errors
 from wmsocial_bot.relme import FieldLink, explain_seen, field_url, rel_me_links, url_problem
 
 PAGES_PER_ACCOUNT = 3
@@ -129,8 +128,9 @@ def fetch_pages(net: Net, urls: Sequence[str], now: datetime) -> list[RelMePage]
     """Read ``urls`` through the network policy; a page that cannot be read says why."""
 
     def get(url: str) -> tuple[int, str]:
-        response = net.get(url, headers={"Accept": "text/html"})
-        return response.status_code, response.text
+        with transport_errors(urlsplit(url).hostname or ""):
+            response = net.get(url, headers={"Accept": "text/html"})
+            return response.status_code, response.text
 
     pages = []
     for url in urls:
@@ -138,6 +138,6 @@ def fetch_pages(net: Net, urls: Sequence[str], now: datetime) -> list[RelMePage]
             pages.append(read_page(get, url, now))
         except NetworkPolicyError as exc:
             pages.append(RelMePage(url, now, None, problem=f"refused: {str(exc)[:160]}"))
-        except requests.RequestException as exc:
-            pages.append(RelMePage(url, now, None, problem=type(exc).__name__))
+        except TransportError as exc:  # timeout, too large, unreachable: no verdict
+            pages.append(RelMePage(url, now, None, problem=f"{type(exc).__name__}: {exc}"[:160]))
     return pages

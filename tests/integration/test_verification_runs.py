@@ -107,6 +107,8 @@ def test_days_of_verification_verdicts_a_lost_link_and_one_suggestion(
     )
     assert "the profile&#39;s &#39;Shop&#39; field is plain text, not a link" in verification
     assert "Pronouns" not in verification
+    # a link to a private address is refused by the network policy, and blames nobody
+    assert "https&#58;//127.0.0.1/admin could not be read (refused&#58;" in verification
     assert sorted(requests_to(vsim, "alice.example", "bob.example")) == [
         "bob.example/",
         "bob.example/blog",

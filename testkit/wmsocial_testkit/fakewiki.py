@@ -2,11 +2,11 @@
 
 :class:`FakeWiki` implements :class:`wmsocial_bot.runner.WikiPort` as the real adapter
 (:class:`wmsocial_bot.wiki.Wiki`) behaves on the local MediaWiki: pages with revisions and
-authors, the run page (only ``yes`` allows writes), ``{{nobots}}`` (a refused write), edit
-conflicts (``save`` reads the latest text and applies the change again), ``section=new``, the
-bot's own edit summaries and the texts around a revision.  Every write is logged, so a test
-can say that nothing was written.  The state store needs no fake: ``SqliteStore(":memory:")``
-is the real store, in memory.
+authors, the run page (only ``yes`` allows writes), ``{{nobots}}`` and protected pages (refused
+writes), edit conflicts (``save`` reads the latest text and applies the change again),
+``section=new``, the bot's own edit summaries and the texts around a revision.  Every write is
+logged, so a test can say that nothing was written.  The state store needs no fake:
+``SqliteStore(":memory:")`` is the real store, in memory.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ class FakeWiki:
     reads: list[str] = field(default_factory=list)
     # Called with a title right after ``save`` read it and before it saves: a human may edit.
     before_save: Callable[[str], None] | None = None
+    protected: set[str] = field(default_factory=set)  # titles the bot may not edit
     _next_revid: int = 1
 
     # ---- the test's side ------------------------------------------------------------
@@ -99,6 +100,7 @@ class FakeWiki:
     ) -> SaveOutcome:
         if title not in self.pages and not create:
             raise WikiError(f"[[{title}]] does not exist")
+        self._refuse_protected(title)
         for attempt in range(1, 4):
             base = self.pages[title][-1].revid if title in self.pages else None
             current = self.text(title)
@@ -119,11 +121,16 @@ class FakeWiki:
         raise WikiError(f"[[{title}]]: edit conflict, 3 attempts")
 
     def add_section(self, title: str, heading: str, text: str, summary: str) -> SaveOutcome:
+        self._refuse_protected(title)
         current = self.text(title)
         new = (current + "\n\n" if current else "") + f"== {heading} ==\n{text}"
         revid = self.edit(title, new, user=str(self.username), summary=summary)
         self.writes.append(("section", title))
         return SaveOutcome(title, revid, 1, True, False, 0)
+
+    def _refuse_protected(self, title: str) -> None:
+        if title in self.protected:
+            raise WikiError(f"cannot save [[{title}]]: protectedpage: This page has been protected")
 
     def own_edits(self, title: str) -> list[tuple[int, str, str]]:
         return [(r.revid, r.timestamp, r.summary) for r in reversed(self.bot_edits(title))]

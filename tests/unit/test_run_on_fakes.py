@@ -338,3 +338,28 @@ def test_an_account_on_two_pages_is_counted_once_per_run() -> None:
     assert bot.store.streaks()[CAROL].count == 1
     assert TALK not in bot.wiki.pages and "Talk:" + other not in bot.wiki.pages
     assert [key for r in reports for key, _why in r.decision.waiting] == [CAROL, CAROL]  # type: ignore[union-attr]
+
+
+def test_a_protected_page_is_reported_not_recorded_and_the_notice_still_goes_out() -> None:
+    bot = make_bot(status_page=TITLE + "/Status")
+    bot.wiki.protected.add(TITLE)
+    report = bot.run(Script({**MOVED, **GONE}))
+    assert not bot.wiki.bot_edits(TITLE)
+    assert [why for why in report.skipped_writes if why.startswith("page fixes:")] == [
+        f"page fixes: cannot save [[{TITLE}]]: protectedpage: This page has been protected"
+    ]
+    assert BOB not in bot.store.fixes(TITLE), "a fix that was not saved is not recorded"
+    assert f"deleted:{CAROL}" in reported_markers(bot.wiki.text(TALK))
+    assert "@bob@social.example" in bot.wiki.text(TITLE + "/Status"), "the page as it is"
+    bot.wiki.protected.clear()
+    bot.run(Script({**MOVED, **GONE}), day=1)
+    assert len(bot.wiki.bot_edits(TITLE)) == 1, "the next run makes the fix"
+
+
+def test_pywikibots_simulate_is_a_dry_run() -> None:
+    bot = make_bot()
+    bot.wiki.simulate = True
+    report = bot.run(Script({**MOVED, **GONE}))
+    assert bot.wiki.writes == [] and bot.store.streaks() == {}
+    assert [type(a) for a in report.plan] == [RecordRun, EditPage, AddTalkSection]
+    assert any(f"--- new section on [[{TALK}]] ---" in line for line in bot.echoed)

@@ -15,11 +15,13 @@ import tomllib
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
+from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from wmsocial_bot.errors import ConfigError
+from wmsocial_bot.servers import SecurityRelease, parse_version
 
 DEFAULT_PATHS = (
     Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config"))
@@ -88,6 +90,17 @@ class NetworkConfig:
 
 
 @dataclass(frozen=True)
+class ServersConfig:
+    """The movement's own fediverse servers, read for the status page (docs/dashboard.md)."""
+
+    # None: the Mastodon servers of the page's accounts, most accounts first; (): none.
+    hosts: tuple[str, ...] | None = None
+    max_hosts: int = 3  # the default's cap
+    # Newer knowledge than the bot's own: replaces its entry for the same Mastodon line.
+    security_releases: tuple[SecurityRelease, ...] = ()
+
+
+@dataclass(frozen=True)
 class Config:
     bot: BotConfig = field(default_factory=BotConfig)
     wiki: WikiConfig = field(default_factory=WikiConfig)
@@ -95,6 +108,7 @@ class Config:
     state: StateConfig = field(default_factory=StateConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
     dashboard: DashboardConfig = field(default_factory=DashboardConfig)
+    servers: ServersConfig = field(default_factory=ServersConfig)
     endpoints: Mapping[str, str] = field(default_factory=dict)
     source: str = "defaults"
 
@@ -263,6 +277,11 @@ _CHECKS: dict[str, dict[str, Check]] = {
         "account_deadline": _seconds(86_400.0),
         "run_budget": _seconds(86_400.0),
     },
+    "servers": {
+        "hosts": lambda key, value: _server_hosts(key, value),
+        "max_hosts": _whole(0, 20),
+        "security_releases": lambda key, value: _security_releases(key, value),
+    },
 }
 _SECTIONS: dict[str, type] = {
     "bot": BotConfig,
@@ -271,6 +290,7 @@ _SECTIONS: dict[str, type] = {
     "state": StateConfig,
     "network": NetworkConfig,
     "dashboard": DashboardConfig,
+    "servers": ServersConfig,
 }
 # A DNS name (RFC 1123 labels) or an IPv4 address; what a request's host can be.
 _HOST_NAME = re.compile(
@@ -290,6 +310,53 @@ def _host_problem(host: str) -> str | None:
     if not _HOST_NAME.fullmatch(host):
         return "not a host name (letters, digits, hyphens and dots only)"
     return None
+
+
+def _server_hosts(key: str, value: object) -> tuple[str, ...]:
+    """``["wikimedia.social", "wikis.world"]``: host names, at most 20."""
+    if not isinstance(value, list) or len(value) > 20:
+        raise ConfigError(f"{key}: expected a list of at most 20 host names, got {_shown(value)}")
+    hosts = []
+    for host in value:
+        if not isinstance(host, str) or _host_problem(host.lower()):
+            raise ConfigError(
+                f'{key}: expected host names such as "wikis.world", got {_shown(host)}'
+            )
+        hosts.append(host.lower())
+    return tuple(dict.fromkeys(hosts))
+
+
+_RELEASE_KEYS = ("line", "fixed", "published", "source")
+
+
+def _security_releases(key: str, value: object) -> tuple[SecurityRelease, ...]:
+    """``[{line = "4.3", fixed = "4.3.5", published = 2025-03-13, source = "https://..."}]``."""
+    if not isinstance(value, list):
+        raise ConfigError(f"{key}: expected a list of tables, got {_shown(value)}")
+    releases = []
+    for n, item in enumerate(value, 1):
+        where = f"{key}[{n}]"
+        if not isinstance(item, dict) or set(item) != set(_RELEASE_KEYS):
+            raise ConfigError(f"{where}: expected a table with exactly {', '.join(_RELEASE_KEYS)}")
+        line, fixed, published = item["line"], item["fixed"], item["published"]
+        source = _string(f"{where}.source", item["source"])
+        parts = line.split(".") if isinstance(line, str) else []
+        version = parse_version(fixed if isinstance(fixed, str) else None)
+        if len(parts) != 2 or not all(p.isdigit() and len(p) < 4 for p in parts):
+            raise ConfigError(f'{where}.line: expected "MAJOR.MINOR" such as "4.3"')
+        if version is None or version[:2] != (int(parts[0]), int(parts[1])):
+            raise ConfigError(
+                f'{where}.fixed: expected a version of line {line}, such as "{line}.5"'
+            )
+        if isinstance(published, str):
+            try:
+                published = date.fromisoformat(published)
+            except ValueError:
+                published = None
+        if not isinstance(published, date) or not source:
+            raise ConfigError(f"{where}: expected published = YYYY-MM-DD and a source URL")
+        releases.append(SecurityRelease((version[0], version[1]), version, published, source))
+    return tuple(releases)
 
 
 def parse_endpoint(key: str, host: object, base: object) -> tuple[str, str]:

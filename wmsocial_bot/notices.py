@@ -73,6 +73,7 @@ KIND_WORDS = {
     "inactive": "inactive",
     "verification-lost": "a profile link lost its verification",
     "suggested": "linked from a listed account's profile, not listed on the page",
+    "server-changed": "a server of the movement changed what it shows about itself",
 }
 # Kinds about the accounts' profiles (wmsocial_bot.profiles): after every kind above, since
 # nothing is broken; a suggestion last of all.

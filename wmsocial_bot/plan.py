@@ -29,12 +29,25 @@ from wmsocial_bot.notices import (
     reported_markers,
 )
 from wmsocial_bot.profiles import still_persists
+from wmsocial_bot.servers import (
+    CHANGED,
+    Reading,
+    SecurityRelease,
+    ServerFacts,
+    change_finding,
+    changes,
+    facts_json,
+    server_key,
+    to_store,
+)
+from wmsocial_bot.servers import status_section as servers_section
 from wmsocial_bot.state import FixRecord, ReachRecord, RunRecord
 
 SUMMARY_LIMIT = 450
 FIX_SUMMARY = "Bot: updating moved or renamed social media accounts: "
 STATUS_SUMMARY = "Bot: updating the status of the listed social media accounts"
 ACTIVITY_HEADING = "Activity and reach per owner"
+SERVERS_HEADING = "The movement's own servers"
 _UPDATED = re.compile(r"Last updated: (\d{4}-\d{2}-\d{2})")
 
 
@@ -157,6 +170,7 @@ class UpdateStatusPage:
     updated: date
     owners: tuple[OwnerRow, ...] = ()  # activity and reach per owner, with this run's figures
     verification: tuple[FieldCheck, ...] = ()  # each Mastodon profile field's verdict
+    servers: str = ""  # the servers section's body; empty: no section
 
     def sections(self, on: date) -> list[tuple[str, str]]:
         """The sections under the accounts table, in page order: activity per owner, then
@@ -167,6 +181,8 @@ class UpdateStatusPage:
             sections.append((ACTIVITY_HEADING, status_section(self.owners, now=moment)))
         if self.verification:
             sections.append((VERIFICATION_HEADING, render_verification(self.verification)))
+        if self.servers:
+            sections.append((SERVERS_HEADING, self.servers))
         return sections
 
     def render(self, rows: Sequence[StatusRow], on: date) -> str:
@@ -206,6 +222,33 @@ class TalkState:
 
 
 @dataclass(frozen=True)
+class ServersSeen:
+    """The movement's servers as this run read them, and what the store knew before."""
+
+    readings: tuple[Reading, ...]
+    before: Mapping[str, tuple[ServerFacts, datetime]]  # the store's last facts and their time
+    announce: frozenset[str]  # hosts this page is the first of the run to read: its notice
+    known: tuple[SecurityRelease, ...]  # the security releases the bot (and operator) know
+    ignore: frozenset[str] = frozenset()
+
+    def findings(self, on: date) -> list[Finding]:
+        """A talk item per announced server whose facts changed since the store's."""
+        out = []
+        for reading in self.readings:
+            if reading.facts is None or reading.host not in self.announce:
+                continue
+            old = self.before.get(reading.host)
+            said = changes(old[0] if old else None, reading.facts)
+            if said and server_key(reading.host) not in self.ignore:
+                out.append(change_finding(reading.host, said, on))
+        return out
+
+    def section(self) -> str:
+        stored = {host: (facts, at.date().isoformat()) for host, (facts, at) in self.before.items()}
+        return servers_section(self.readings, stored, self.known) if self.readings else ""
+
+
+@dataclass(frozen=True)
 class PageFacts:
     """Everything :func:`plan_page` needs, gathered before it runs."""
 
@@ -225,6 +268,10 @@ class PageFacts:
     # Verification help: the linked pages read in this run (to cache) and every field's verdict.
     relme_pages: tuple[RelMePage, ...] = ()
     verification: tuple[FieldCheck, ...] = ()
+    servers: ServersSeen | None = None  # None: no server read (none configured, no status page)
+
+    def server_findings(self) -> list[Finding]:
+        return self.servers.findings(self.now.date()) if self.servers is not None else []
 
 
 def plan_page(facts: PageFacts) -> tuple[Action, ...]:
@@ -253,6 +300,7 @@ def _status_page(facts: PageFacts, title: str) -> UpdateStatusPage:
         facts.now.date(),
         owners=tuple(owners),
         verification=facts.verification,
+        servers=facts.servers.section() if facts.servers is not None else "",
     )
 
 
@@ -265,7 +313,8 @@ def new_findings(
 
 
 def _notice(facts: PageFacts, resolved: set[str]) -> list[Action]:
-    fresh = new_findings(facts.decision.findings, facts.reported, resolved)
+    found = [*facts.decision.findings, *facts.server_findings()]
+    fresh = new_findings(found, facts.reported, resolved)
     if not fresh or facts.talk is None:
         return []
     talk = facts.talk
@@ -309,8 +358,29 @@ def _record_run(facts: PageFacts, resolved: Sequence[str]) -> RecordRun:
                 and r.account.duplicate_of is None
                 for f in r.profile.fields
             ),
+            servers=tuple(_servers_to_store(facts)),
         )
     )
+
+
+def _servers_to_store(facts: PageFacts) -> list[tuple[str, str]]:
+    """The servers' facts the store keeps from this run: a change not yet announced keeps the
+    old facts, so that a notice the wiki did not take is posted by a later run."""
+    seen = facts.servers
+    if seen is None:
+        return []
+    announced = set(facts.reported) | (facts.talk.markers if facts.talk is not None else set())
+    pending = {f.handle: f.marker for f in facts.server_findings()}
+    out = []
+    for reading in seen.readings:
+        if reading.facts is None or reading.host not in seen.announce:
+            continue
+        old = seen.before.get(reading.host)
+        done = reading.host not in pending or pending[reading.host] in announced
+        kept = to_store(old[0] if old else None, reading.facts, announced=done)
+        if kept is reading.facts:
+            out.append((reading.host, facts_json(kept)))
+    return out
 
 
 # ---- pure helpers of the gathering ----------------------------------------------------------
@@ -383,6 +453,8 @@ def resolved_markers(
         if profile_kind is not None:
             return profile_kind
         kind, _, key = marker.partition(":")
+        if kind == CHANGED:
+            return True  # a server's change is news once; its marker names that change
         if key not in listed:
             return False
         if kind == "duplicate":

@@ -19,6 +19,7 @@ For each page:
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -26,6 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 
+from wmsocial_bot.checkers.instance import read_servers
 from wmsocial_bot.checks import check_accounts
 from wmsocial_bot.config import Config, config_from_mapping
 from wmsocial_bot.decide import (
@@ -43,6 +45,7 @@ from wmsocial_bot.net import Net
 from wmsocial_bot.notices import reported_markers
 from wmsocial_bot.plan import (
     PageFacts,
+    ServersSeen,
     TalkState,
     fix_candidates,
     new_findings,
@@ -51,6 +54,14 @@ from wmsocial_bot.plan import (
     resolved_markers,
 )
 from wmsocial_bot.runner import Observer, PageReport, Runner, WikiPort, announce
+from wmsocial_bot.servers import (
+    Reading,
+    SecurityRelease,
+    ServerFacts,
+    default_hosts,
+    facts_from_json,
+    with_operator_knowledge,
+)
 from wmsocial_bot.state import FixRecord, RunStore, Streak
 from wmsocial_bot.verify import Fetcher, fetch_pages, field_checks, pages_wanted
 from wmsocial_bot.wiki import PageRevision
@@ -61,6 +72,8 @@ log = logging.getLogger(__name__)
 IGNORE_MARKER = re.compile(r"<!--\s*wmsocial-bot\s*:\s*ignore\s*-->", re.I)
 # What checks a page's accounts: (accounts, now) -> one result per account.
 Checker = Callable[[Sequence[Account], datetime], list[CheckResult]]
+# What reads the movement's servers: hosts -> one reading each (docs/dashboard.md).
+ServerReader = Callable[[Sequence[str]], list[Reading]]
 
 
 @dataclass(frozen=True)
@@ -73,6 +86,8 @@ class RunOptions:
     check: Checker | None = None  # None: the real checks, over the network
     # What reads the pages profile fields link to: (urls, now) -> pages; None: over the network.
     verify: Fetcher | None = None
+    # None: over the network, unless ``check`` is given (a scripted run reads no server)
+    read_servers: ServerReader | None = None
     observe: Observer = announce  # told of each step that matters for recovery
 
 
@@ -185,6 +200,10 @@ class _Run:
     bot: str
     config_title: str
     streaks: Mapping[str, Streak]  # the store's, as this run found them
+    read_servers: ServerReader | None
+    servers_before: Mapping[str, tuple[ServerFacts, datetime]]  # the store's, as found
+    security: tuple[SecurityRelease, ...]
+    servers_read: dict[str, Reading]  # this run's readings: each server once per run
 
 
 def _start(wiki: WikiPort, config: Config, store: RunStore, options: RunOptions) -> _Run:
@@ -205,23 +224,35 @@ def _start(wiki: WikiPort, config: Config, store: RunStore, options: RunOptions)
         if not allowed:
             log.warning("no writes this run: %s", reason)
             blocked = blocked or reason
+    net = Net(config.network, config.endpoints, contact=config.bot.contact)
+    reader = options.read_servers
+    if reader is None and options.check is None:
+        reader = functools.partial(read_servers, net)
+    before = {}
+    for host, (text, at) in store.server_facts().items():
+        facts = facts_from_json(text)
+        if facts is not None:
+            before[host] = (facts, at)
     return _Run(
         wiki=wiki,
         store=store,
         config=config,
         policy=onwiki.policy,
         runner=Runner(wiki, store, blocked, dry_run, options.echo, options.observe),
-        check=options.check or _network_checker(config, store),
+        check=options.check or _network_checker(config, store, net),
         verify=options.verify or _network_verifier(config),
         now=now,
         bot=bot,
         config_title=config_title,
         streaks=store.streaks(),
+        read_servers=reader,
+        servers_before=before,
+        security=with_operator_knowledge(config.servers.security_releases),
+        servers_read={},
     )
 
 
-def _network_checker(config: Config, store: RunStore) -> Checker:
-    net = Net(config.network, config.endpoints, contact=config.bot.contact)
+def _network_checker(config: Config, store: RunStore, net: Net) -> Checker:
     known = store.identities()
 
     def check(accounts: Sequence[Account], now: datetime) -> list[CheckResult]:
@@ -302,6 +333,8 @@ def _run_page(run: _Run, page: str, fresh: dict[str, Streak]) -> PageReport:
     reported = run.store.notice_state()
     talk_title = run.config.wiki.talk_page or wiki.talk_title(page)
     resolved = set(resolved_markers(reported, report.results, extraction))
+    servers = gather_servers(run, extraction, policy.ignore)
+    found = [*decision.findings, *(servers.findings(run.now.date()) if servers else [])]
     facts = PageFacts(
         page=page,
         results=tuple(report.results),
@@ -309,7 +342,7 @@ def _run_page(run: _Run, page: str, fresh: dict[str, Streak]) -> PageReport:
         decision=decision,
         recovered=history.recovered,
         reported=reported,
-        talk=talk_state(wiki, talk_title, new_findings(decision.findings, reported, resolved)),
+        talk=talk_state(wiki, talk_title, new_findings(found, reported, resolved)),
         now=run.now,
         bot=run.bot,
         config_page=run.config_title,
@@ -321,9 +354,39 @@ def _run_page(run: _Run, page: str, fresh: dict[str, Streak]) -> PageReport:
         ),
         relme_pages=tuple(fetched),
         verification=tuple(verification),
+        servers=servers,
     )
     run.runner.execute(plan_page(facts), report)
     return report
+
+
+def gather_servers(run: _Run, extraction: Extraction, ignore: frozenset[str]) -> ServersSeen | None:
+    """The movement's servers for the page's status page, each read at most once per run.
+
+    ``[servers] hosts``, else the servers of the page's Mastodon accounts (most accounts
+    first, at most ``max_hosts``).  None when there is no status page or nothing to read.
+    """
+    if not run.config.wiki.status_page or run.read_servers is None:
+        return None
+    hosts = run.config.servers.hosts
+    if hosts is None:
+        handles = [
+            a.handle
+            for a in extraction.accounts
+            if a.platform == "mastodon" and a.duplicate_of is None
+        ]
+        hosts = tuple(default_hosts(handles, run.config.servers.max_hosts))
+    if not hosts:
+        return None
+    new = [host for host in hosts if host not in run.servers_read]
+    if new:
+        for reading in run.read_servers(new):
+            run.servers_read[reading.host] = reading
+    readings = tuple(
+        run.servers_read.get(host, Reading(host, None, "could not be read this run"))
+        for host in hosts
+    )
+    return ServersSeen(readings, run.servers_before, frozenset(new), run.security, ignore)
 
 
 def gather_fixes(

@@ -21,11 +21,17 @@ one with ``wrapstodon``: ``app/serializers/rest/instance_serializer.rb``, and
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
+
+from wmsocial_bot.model import Finding
+from wmsocial_bot.notices import inert
 
 DEFAULT_POLICY_DATE = "2022-10-07"
 _VERSION = re.compile(r"(\d{1,3})\.(\d{1,3})\.(\d{1,4})(?:[-+~][0-9A-Za-z.+~-]{0,60})?")
@@ -202,3 +208,154 @@ def changes(old: ServerFacts | None, new: ServerFacts) -> list[str]:
         if after is not None and before != after:
             said.append(f"{label}: {before if before is not None else 'not shown'} -> {after}")
     return said
+
+
+# -- which servers, what the store keeps, what the status page and the talk page say ----------
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One server as this run found it: its facts, or why there are none."""
+
+    host: str
+    facts: ServerFacts | None
+    note: str | None = None  # "not a Mastodon server (...)", "could not be read: ..."
+
+
+def default_hosts(handles: Iterable[str], cap: int) -> list[str]:
+    """The servers of the page's Mastodon accounts (``user@host``), most accounts first
+    (page order among equals), at most ``cap``: the movement's own servers host many."""
+    counts = Counter(handle.rpartition("@")[2] for handle in handles if "@" in handle)
+    ranked = sorted(counts, key=lambda host: -counts[host])  # stable: page order among equals
+    return [host for host in ranked if host][:cap]
+
+
+def is_mastodon(instance: Any) -> bool:
+    """Whether a ``/api/v2/instance`` answer is Mastodon's own: a plain Mastodon version.
+
+    Mastodon added ``/api/v2/instance`` in 4.0 (``app/controllers/api/v2/instances_controller.rb``).
+    Other software answers the same path with versions that are not plain, or older
+    (Pleroma and Akkoma: ``2.7.2 (compatible; Pleroma 2.6.0)``; GoToSocial: ``0.17.3``);
+    their rules and policies mean other things, so nothing is judged there.
+    """
+    version = _mapping(instance).get("version")
+    parsed = parse_version(version) if isinstance(version, str) else None
+    return parsed is not None and parsed[0] >= 4
+
+
+def with_operator_knowledge(
+    extra: Iterable[SecurityRelease], known: tuple[SecurityRelease, ...] = KNOWN_SECURITY_RELEASES
+) -> tuple[SecurityRelease, ...]:
+    """The bot's security knowledge with the operator's entries replacing the same lines."""
+    given = {release.line: release for release in extra}
+    kept = [release for release in known if release.line not in given]
+    return tuple(given.values()) + tuple(kept)
+
+
+def facts_json(facts: ServerFacts) -> str:
+    """The facts as the state store keeps them (for the next run's :func:`changes`)."""
+    return json.dumps(asdict(facts), sort_keys=True)
+
+
+def facts_from_json(text: str) -> ServerFacts | None:
+    """Stored facts back; None for a row this version cannot read."""
+    try:
+        data = json.loads(text)
+        return ServerFacts(**data) if isinstance(data, dict) else None
+    except (ValueError, TypeError):
+        return None
+
+
+CHANGED = "server-changed"  # the finding kind
+
+
+def server_key(host: str) -> str:
+    """The key of a server's findings, for the ignore list too."""
+    return f"server:{host}"
+
+
+def change_finding(host: str, said: Sequence[str], on: date) -> Finding:
+    """One talk-notice item for a server's changes; its marker names this change, so that
+    it is announced once, and a later change of the same server again."""
+    digest = hashlib.sha256("\n".join(said).encode()).hexdigest()[:12]
+    return Finding(
+        key=server_key(host),
+        kind=CHANGED,
+        platform="server",
+        handle=host,
+        url=f"https://{host}/about",
+        section=None,
+        owner=None,
+        since=on,
+        evidence="; ".join(said),
+        action="check on the server's About page that this was meant; the status page's "
+        "servers section shows what is still to look at",
+        subject=digest,
+    )
+
+
+def to_store(old: ServerFacts | None, new: ServerFacts, announced: bool) -> ServerFacts:
+    """What the store keeps after this run: the new facts, unless a change is still to be
+    announced (the talk notice not written yet: run page off, page protected), so that the
+    next run finds the same change again instead of losing it."""
+    return new if announced or not changes(old, new) else old if old is not None else new
+
+
+def status_section(
+    readings: Sequence[Reading],
+    stored: Mapping[str, tuple[ServerFacts, str]],
+    known: tuple[SecurityRelease, ...],
+) -> str:
+    """The status page's servers section: one table row per server, then the knowledge's date.
+
+    ``stored``: host -> (facts, day read) of an earlier run, shown for a server this run
+    could not read.  Every value from a server goes through :func:`inert`.
+    """
+    lines = [
+        "What each server shows anonymous callers (<code>/api/v2/instance</code> and its "
+        "privacy policy), read once per run.",
+        '{| class="wikitable sortable"',
+        "! Server !! Software !! Rules !! Contact account !! Registrations !! Privacy policy "
+        "!! To look at",
+    ]
+    for reading in readings:
+        facts, when = reading.facts, ""
+        if facts is None and reading.host in stored and reading.note and "read" in reading.note:
+            facts, day = stored[reading.host]
+            when = f" (as read on {day})"
+        lines.append("|-")
+        if facts is None:
+            lines.append(f'| {inert(reading.host)} || colspan="6" | {inert(reading.note or "")}')
+            continue
+        found = problems(facts, known)
+        note = [inert(reading.note)] if reading.note else []
+        cells = [
+            inert(reading.host),
+            inert(f"Mastodon {facts.version}" if facts.version else "not shown") + when,
+            "not shown" if facts.rules is None else str(facts.rules),
+            inert(f"@{facts.contact_account}") if facts.contact_account else "none",
+            inert(facts.registrations or "not shown"),
+            _policy_text(facts),
+            "<br />".join(note + [inert(line) for line in found]) or "nothing",
+        ]
+        lines.append("| " + " || ".join(cells))
+    lines.append("|}")
+    newest = max((release.published for release in known), default=None)
+    if newest is not None:
+        releases = ", ".join(
+            f"{'.'.join(map(str, r.version))} ({r.published.isoformat()})" for r in known
+        )
+        lines.append(
+            f"The bot's knowledge of Mastodon security releases is from {newest.isoformat()}: "
+            f"{inert(releases)}. Operators add newer ones with <code>[servers] "
+            "security_releases</code>."
+        )
+    return "\n".join(lines)
+
+
+def _policy_text(facts: ServerFacts) -> str:
+    if facts.privacy_policy == "own":
+        return inert(f"its own (updated {facts.policy_updated})")
+    if facts.privacy_policy == "default":
+        return "Mastodon's default"
+    return "not shown"

@@ -154,6 +154,14 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (account_key, name)
     );
     """,
+    # 6: the movement's own servers: the last facts read per host (docs/dashboard.md).
+    """
+    CREATE TABLE servers (
+        host        TEXT PRIMARY KEY,
+        facts       TEXT NOT NULL,
+        read_at     TEXT NOT NULL
+    );
+    """,
 )
 # Space written and freed again before a run's network work (SqliteStore.check_writable): the
 # freed pages stay in the file for the run's own writes, so a disk that is (nearly) full is
@@ -170,7 +178,8 @@ class RunRecord:
     ``resolved``: finding markers no longer true; ``reach``: (account key, platform, figures)
     per account, for the dashboard.  ``relme_pages``: the linked pages read in this run
     (replacing the older reading); ``fields``: (account key, field name, verified now) of the
-    profiles seen (verification help).
+    profiles seen (verification help).  ``servers``: (host, facts as JSON) of the movement's
+    servers read, replacing the last facts.
     """
 
     started: datetime
@@ -184,6 +193,7 @@ class RunRecord:
     dry_run: bool = False
     relme_pages: Sequence[RelMePage] = ()
     fields: Sequence[tuple[str, str, bool]] = ()
+    servers: Sequence[tuple[str, str]] = ()
 
 
 @dataclass(frozen=True)
@@ -286,6 +296,8 @@ class RunStore(Store, Protocol):
     def relme_pages(self) -> dict[str, RelMePage]: ...
 
     def verified_fields(self) -> dict[str, dict[str, datetime]]: ...
+
+    def server_facts(self) -> dict[str, tuple[str, datetime]]: ...
 
     def reach_history(self, keys: Iterable[str] | None = None) -> dict[str, list[ReachRecord]]: ...
 
@@ -645,7 +657,19 @@ class SqliteStore:
             assert run_id is not None
             _insert_reach(db, run_id, started, reach)
             _insert_profiles(db, stamp, record)
+            db.executemany(
+                "INSERT INTO servers VALUES (?, ?, ?) ON CONFLICT(host) DO UPDATE "
+                "SET facts=excluded.facts, read_at=excluded.read_at",
+                [(host, facts, stamp) for host, facts in record.servers],
+            )
         return run_id
+
+    def server_facts(self) -> dict[str, tuple[str, datetime]]:
+        """The last facts read of each server (JSON, :func:`wmsocial_bot.servers.facts_json`)
+        and when they were read."""
+        with self._lock:
+            rows = self._db.execute("SELECT host, facts, read_at FROM servers").fetchall()
+        return {host: (facts, datetime.fromisoformat(at)) for host, facts, at in rows}
 
     def relme_pages(self) -> dict[str, RelMePage]:
         """The linked pages as last read, by URL (verification help)."""

@@ -422,7 +422,27 @@ def instance_v1(host: Host) -> dict[str, Any]:
     }
 
 
-def instance_v2(host: Host) -> dict[str, Any]:
+# Mastodon's app/models/privacy_policy.rb: without a policy of the admin's own,
+# PrivacyPolicy.current is the default template with DEFAULT_UPDATED_AT.
+DEFAULT_POLICY_UPDATED_AT = "2022-10-07T00:00:00.000Z"
+POLICY_UPDATED_AT = "2025-03-01T12:00:00.000Z"
+
+
+def instance_contact(scenario: Scenario, host: Host) -> dict[str, Any] | None:
+    """``contact.account``: the admin-chosen local account (``Setting.site_contact_username``,
+    ``REST::InstanceSerializer#contact``), or None."""
+    if host.contact_account is None:
+        return None
+    account = host.accounts.get(host.contact_account.lower())
+    if account is not None:
+        return account_entity(scenario, host, account, host)
+    return {"id": "1", "username": host.contact_account, "acct": host.contact_account}
+
+
+def instance_v2(host: Host, scenario: Scenario | None = None) -> dict[str, Any]:
+    """``GET /api/v2/instance`` as mastodon/mastodon ``app/serializers/rest/instance_serializer.rb``
+    (4.x) writes it: rules (``REST::RuleSerializer``: id, text, hint), contact, registrations."""
+    contact = instance_contact(scenario, host) if scenario is not None else None
     return {
         "domain": host.domain,
         "title": host.title,
@@ -442,10 +462,29 @@ def instance_v2(host: Host) -> dict[str, Any]:
             },
             "translation": {"enabled": False},
         },
-        "registrations": {"enabled": False, "approval_required": False, "message": None},
-        "contact": {"email": f"admin@{host.domain}", "account": None},
-        "rules": [],
+        "registrations": {
+            "enabled": host.registrations != "closed",
+            "approval_required": host.registrations == "approval",
+            "message": None,
+        },
+        "contact": {"email": f"admin@{host.domain}", "account": contact},
+        "rules": [{"id": str(n), "text": text, "hint": ""} for n, text in enumerate(host.rules, 1)],
         "api_versions": {"mastodon": 2},
+    }
+
+
+def privacy_policy(host: Host) -> dict[str, Any]:
+    """``GET /api/v1/instance/privacy_policy`` (Mastodon 4.0+,
+    ``app/controllers/api/v1/instances/privacy_policies_controller.rb``,
+    ``REST::PrivacyPolicySerializer``: updated_at, content as HTML)."""
+    if host.privacy_policy is None:
+        return {
+            "updated_at": DEFAULT_POLICY_UPDATED_AT,
+            "content": "<h1>Privacy Policy</h1><p>This is the default template.</p>",
+        }
+    return {
+        "updated_at": POLICY_UPDATED_AT,
+        "content": f"<p>{html.escape(host.privacy_policy)}</p>",
     }
 
 
@@ -648,7 +687,11 @@ def _mastodon_api(req: SimRequest, scenario: Scenario, host: Host) -> Outcome:
     if path.rstrip("/") == "/api/v1/instance":
         return json_response(200, instance_v1(host))
     if path.rstrip("/") == "/api/v2/instance":
-        return json_response(200, instance_v2(host))
+        return json_response(200, instance_v2(host, scenario))
+    if path.rstrip("/") == "/api/v1/instance/privacy_policy":
+        if host.software != "mastodon":  # Mastodon's route; the others have none
+            return json_response(404, {"error": "Not found"})
+        return json_response(200, privacy_policy(host))
     if host.behaviour == "anon_api_forbidden" and anonymous:
         return _auth_required(host)
     if host.software == "gotosocial" and anonymous and path.startswith("/api/v1/accounts"):

@@ -169,6 +169,11 @@ class Host:
     webfinger_redirect: str | None
     user_count: int
     status_count: int
+    # What /api/v2/instance and the privacy policy show (Mastodon; docs/simulator.md).
+    rules: tuple[str, ...] = ()
+    contact_account: str | None = None  # a local username, or None (no contact account)
+    registrations: str = "closed"  # open | approval | closed
+    privacy_policy: str | None = None  # the admin's own text; None: Mastodon's default
 
 
 @dataclass(frozen=True, slots=True)
@@ -588,6 +593,10 @@ _HOST_KEYS = frozenset(
         "webfinger_redirect",
         "user_count",
         "status_count",
+        "rules",
+        "contact_account",
+        "registrations",
+        "privacy_policy",
     }
 )
 _RATE_KEYS = frozenset({"limit", "window_s"})
@@ -686,6 +695,14 @@ def _parse_host(where: str, name: str, data: Any) -> Host:
             sum(a.statuses_count for a in accounts.values()),
             (int,),
         ),
+        rules=tuple(str(rule) for rule in _get(where, data, "rules", [], (list,))),
+        contact_account=_get(where, data, "contact_account", None, (str,)),
+        registrations=_choice(
+            f"{where}.registrations",
+            _get(where, data, "registrations", "closed", (str,)),
+            frozenset({"open", "approval", "closed"}),
+        ),
+        privacy_policy=_get(where, data, "privacy_policy", None, (str,)),
     )
 
 

@@ -17,7 +17,7 @@ from wmsocial_bot.checkers.common import CheckContext, FunctionChecker
 from wmsocial_bot.errors import NetworkPolicyError, Throttled, TransportError, WriteRefused
 from wmsocial_bot.identify.mastodon import NAME, handle_from_url, link_names_id, split_handle
 from wmsocial_bot.model import Account, CheckResult, Identity, Profile, Reach, Status
-from wmsocial_bot.net import Response, as_transport_error, transport_errors
+from wmsocial_bot.net import Net, Response, as_transport_error, transport_errors
 
 # The home server is asked through Mastodon.py's ``account_lookup``; WebFinger, nodeinfo, the
 # profile page, the ActivityPub actor and Misskey's API go through the same network policy.
@@ -261,22 +261,13 @@ class _Fediverse:
     # -- the Mastodon API ----------------------------------------------------------------
 
     def client(self, host: str) -> Any:
-        from mastodon import Mastodon
-
         with self._lock:
             client = self._clients.get(host)
         if client is not None:
             return client
         # Built outside the lock (it takes milliseconds): the workers of other hosts go on.
         # Two workers may build one for the same host; the first one stored is kept.
-        built = Mastodon(
-            api_base_url=f"https://{host}",
-            request_timeout=self.net.config.timeout,
-            ratelimit_method="throw",
-            version_check_mode="none",
-            user_agent=self.net.user_agent("Mastodon.py", _mastodon_py_version()),
-            session=self.net.requests_session(),
-        )
+        built = client_for(self.net, host)
         with self._lock:
             return self._clients.setdefault(host, built)
 
@@ -951,6 +942,20 @@ def _json(response: Response) -> dict[str, Any]:
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
+
+
+def client_for(net: Net, host: str) -> Any:
+    """A Mastodon.py client for ``host`` whose every request goes through ``net``'s policy."""
+    from mastodon import Mastodon
+
+    return Mastodon(
+        api_base_url=f"https://{host}",
+        request_timeout=net.config.timeout,
+        ratelimit_method="throw",
+        version_check_mode="none",
+        user_agent=net.user_agent("Mastodon.py", _mastodon_py_version()),
+        session=net.requests_session(),
+    )
 
 
 @functools.cache

@@ -13,7 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from wmsocial_bot.config import Config, PolicyConfig, WikiConfig
+import pytest
+
+from wmsocial_bot.config import Config, PolicyConfig, WikiConfig, config_from_mapping
+from wmsocial_bot.errors import ConfigError
+from wmsocial_bot.extract import extract_accounts
 from wmsocial_bot.model import Account, CheckResult, RelMePage, Status
 from wmsocial_bot.notices import reported_markers
 from wmsocial_bot.profiles import mastodon_profile
@@ -194,7 +198,7 @@ def test_an_account_without_unverified_links_costs_no_request() -> None:
 def test_at_most_a_few_pages_per_account_per_run() -> None:
     fields = [field_of(f"F{i}", linked(f"https://site{i}.example"), False) for i in range(10)]
     results = Profiles({"alice": fields})(
-        [a for a in __import__("wmsocial_bot.extract").extract.extract_accounts(PAGE).accounts],
+        extract_accounts(PAGE).accounts,
         DAY0,
     )
     wanted = pages_wanted(results, {}, DAY0, 7)
@@ -217,3 +221,27 @@ def test_a_page_that_cannot_be_read_says_so_and_blames_nobody() -> None:
     section = verification_section(wiki)
     assert "could not be read (refused&#58; a private address), so the bot cannot tell" in section
     store.close()
+
+
+def test_field_names_and_addresses_from_a_profile_stay_inert_on_the_status_page() -> None:
+    wiki, store, config = make()
+    hostile = "Web|}\n{{Spam}} [[Category:Spam]] ~~~~ __NOTOC__"
+    check = Profiles(
+        {
+            "alice": [field_of(hostile, "[[Category:Spam]] evil.example", False)],
+            "bob": [field_of("Site", linked("https://bob.example/'''x'''"), False)],
+        }
+    )
+    run(wiki, store, config, check, Web({}), 0)
+    section = verification_section(wiki)
+    for live in ("{{", "[[", "~~~~", "__NOTOC__", "'''", "\n|}\n{{"):
+        assert live not in section, live
+    assert section.count("\n|}") == 1, "the table is closed once, by the bot"
+    store.close()
+
+
+def test_verify_days_is_a_config_key_with_bounds() -> None:
+    assert config_from_mapping({"dashboard": {"verify_days": 30}}).dashboard.verify_days == 30
+    assert Config().dashboard.verify_days == 7
+    with pytest.raises(ConfigError, match=r"dashboard\.verify_days"):
+        config_from_mapping({"dashboard": {"verify_days": 0}})

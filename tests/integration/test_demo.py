@@ -157,6 +157,8 @@ def test_first_run_posts_a_talk_notice_about_deleted_and_suspended_accounts(
     assert "<!-- wmsocial-bot:deleted:mastodon:wikimedia_atlantis@mastodon.example -->" in notice
     assert "<!-- wmsocial-bot:suspended:mastodon:wikilovesspam@mastodon.example -->" in notice
     assert "<!-- wmsocial-bot:inactive:mastodon:wikisource@wikis.example -->" in notice
+    # the Foundation's Mastodon bio links its Instagram, which the page does not list
+    assert "<!-- wmsocial-bot:suggested:instagram:wikimediafoundation -->" in notice
     assert "(UTC)" in notice, "signed"
     assert "Adding the Wikimedia UK account" not in notice, "only the new section is shown"
     assert "/index.php/Talk:Social_media" in notice
@@ -169,6 +171,10 @@ def test_status_page_is_shown_with_every_status(demo_once: Finished) -> None:
         assert word in status, word
     assert "link updated by the bot (moved" in status, "the fixed link, as the page reads now"
     assert "| yes" in status, "the verified Mastodon profile"
+    assert "Verification of Mastodon profile links" in status
+    assert (
+        "has no rel=me link to https&#58;//wikimedia.social.example/@wikimediafoundation" in status
+    )
     assert "/index.php/User:WmsocialBot/Status" in status
 
 

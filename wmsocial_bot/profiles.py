@@ -135,14 +135,38 @@ def mastodon_profile(fields: object, note: object, url: str | None, *, verifies:
     return Profile(fields=tuple(kept) if verifies else (), links=_bounded(links), url=url)
 
 
+def _text_links(text: str, where: str) -> list[ProfileLink]:
+    """The ``http(s)`` URLs of plain text, trailing punctuation left out."""
+    found = []
+    for match in _TEXT_URL.finditer(text[:MAX_HTML]):
+        url = match.group(0).rstrip(_TRAILING)
+        if public_link(url):
+            found.append(ProfileLink(url, where))
+    return found
+
+
+def misskey_profile(fields: object, description: object) -> Profile:
+    """The links of a Misskey user (``users/show``: ``fields[]`` and ``description``, plain
+    text (MFM) where the client links URLs itself; misskey-dev/misskey
+    ``packages/backend/src/core/entities/UserEntityService.ts``).  No fields to explain:
+    Misskey verifies links its own way (``verifiedLinks``), not by Mastodon's rules."""
+    items = (
+        [f for f in fields if isinstance(f, Mapping)][:MAX_FIELDS]
+        if isinstance(fields, list)
+        else []
+    )
+    links: list[ProfileLink] = []
+    for item in items:
+        name = " ".join(_text(item.get("name"), MAX_NAME).split())
+        links += _text_links(_text(item.get("value"), MAX_HTML), f"field “{name}”")
+    links += _text_links(_text(description, MAX_HTML), "bio")
+    return Profile(links=_bounded(links))
+
+
 def bluesky_profile(description: object) -> Profile:
     """The links of a Bluesky profile's ``description`` (plain text: URLs and @handles)."""
     text = _text(description, MAX_HTML)
-    links: list[ProfileLink] = []
-    for match in _TEXT_URL.finditer(text):
-        url = match.group(0).rstrip(_TRAILING)
-        if public_link(url):
-            links.append(ProfileLink(url, "description"))
+    links = _text_links(text, "description")
     for match in _TEXT_MENTION.finditer(text):
         url = f"https://bsky.app/profile/{match.group(1).lower().rstrip('.')}"
         if public_link(url):

@@ -15,7 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from wmsocial_bot.config import Config, PolicyConfig, StateConfig, WikiConfig
+from wmsocial_bot.checks import check_accounts
+from wmsocial_bot.config import Config, NetworkConfig, PolicyConfig, StateConfig, WikiConfig
+from wmsocial_bot.extract import extract_accounts
+from wmsocial_bot.model import Status
+from wmsocial_bot.net import Net
 from wmsocial_bot.notices import reported_markers
 from wmsocial_bot.run import RunOptions, run_bot
 from wmsocial_bot.state import SqliteStore
@@ -170,6 +174,31 @@ def test_an_ignored_suggestion_is_not_posted(vsim: Simulator, tmp_path: Path) ->
         wiki = fake_wiki(ignore)
         run_day(wiki, make_config(vsim, tmp_path / str(len(ignore["ignore"]))), 0)
         assert TALK not in wiki.pages, ignore
+
+
+def test_a_misskey_profile_gives_its_links_from_plain_text(vsim: Simulator) -> None:
+    """Misskey's fields and description are plain text (users/show); their URLs are links."""
+    vsim.update_host(
+        "misskey.example",
+        software="misskey",
+        accounts={
+            "mika": {
+                "note": "Wikimedia on Misskey. Also https://x.com/mika_wm.",
+                "fields": [{"name": "Bluesky", "value": "https://bsky.app/profile/mika.example"}],
+                "last_status_at": "2026-11-01",
+                "statuses_count": 3,
+            }
+        },
+    )
+    net = Net(NetworkConfig(timeout=3.0), vsim.overrides())
+    (account,) = extract_accounts("* https://misskey.example/@mika").accounts
+    (result,) = check_accounts([account], net, now=DAY0)
+    assert result.status == Status.OK, result.detail
+    assert result.profile is not None and result.profile.fields == ()
+    assert [(link.url, link.where) for link in result.profile.links] == [
+        ("https://bsky.app/profile/mika.example", "field “Bluesky”"),
+        ("https://x.com/mika_wm", "bio"),
+    ]
 
 
 @pytest.mark.wiki

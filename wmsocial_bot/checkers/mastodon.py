@@ -364,13 +364,18 @@ class _Fediverse:
         )
 
         fields = data.get("fields")
-        profile = profiles.mastodon_profile(
-            fields,
-            data.get("note"),
-            url,
-            verifies=not isinstance(data.get("pleroma"), Mapping)
-            and isinstance(fields, list)
-            and any(isinstance(f, Mapping) and "verified_at" in f for f in fields),
+        given = data.get("profile")
+        profile = (
+            given
+            if isinstance(given, Profile)
+            else profiles.mastodon_profile(
+                fields,
+                data.get("note"),
+                url,
+                verifies=not isinstance(data.get("pleroma"), Mapping)
+                and isinstance(fields, list)
+                and any(isinstance(f, Mapping) and "verified_at" in f for f in fields),
+            )
         )
 
         def say(status: Status, detail: str) -> _Verdict:
@@ -798,6 +803,8 @@ class _Fediverse:
             "statuses_count": body.get("notesCount"),
             "last_status_at": body.get("updatedAt"),
             "verified": True if verified_links else (False if links else None),
+            # The profile's links, read here: Misskey's fields and bio are plain text.
+            "profile": profiles.misskey_profile(fields, body.get("description")),
         }
         moved = self.misskey_moved(host, body)
         if moved is not None:

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from wmsocial_bot.identify import identify_url, shown_handle
 from wmsocial_bot.model import Account, CheckResult, Finding, Profile, ProfileLink, Status
 from wmsocial_bot.relme import FieldLink, Verdict
+from wmsocial_bot.urls import ascii_host
 
 MAX_FIELDS = 16  # Mastodon allows 4 (Account::DEFAULT_FIELDS_SIZE), forks more
 MAX_LINKS = 20  # per profile
@@ -49,19 +50,18 @@ def public_link(url: str) -> str | None:
     try:
         parts = urlsplit(url)
         host = parts.hostname
-        port = parts.port
+        _ = parts.port  # a port that is not a number raises ValueError
     except ValueError:
         return None
     if parts.scheme not in ("http", "https") or not host or parts.username or parts.password:
         return None
-    del port
     try:
         ipaddress.ip_address(host.strip("[]"))
     except ValueError:
         pass
     else:
         return None  # an address, not a name: never from a profile
-    host = host.rstrip(".")
+    host = ascii_host(host) or ""  # IDN in punycode, as DNS spells it; "" if not a host name
     if "." not in host or host == "localhost" or host.endswith(_LOCAL_SUFFIXES):
         return None
     if not all(_LABEL.fullmatch(label) for label in host.split(".")):

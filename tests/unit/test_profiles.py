@@ -64,6 +64,7 @@ def suggested(results: list[CheckResult], policy: Policy | None = None) -> list[
 
 def test_only_links_to_public_host_names_are_kept() -> None:
     assert public_link("https://x.com/wikimedia") == "https://x.com/wikimedia"
+    assert public_link("https://bücher.social/@a") == "https://bücher.social/@a", "IDN"
     for bad in (
         "javascript:alert(1)",
         "https://127.0.0.1/@a",
@@ -76,6 +77,7 @@ def test_only_links_to_public_host_names_are_kept() -> None:
         "ftp://x.com/a",
         "https://" + "a" * 2001 + ".com",
         "https://bad_host.example/@a",
+        "https://x.com:port/a",
     ):
         assert public_link(bad) is None, bad
 

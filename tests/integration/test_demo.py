@@ -188,8 +188,31 @@ def test_second_run_fixes_the_renamed_bluesky_link(demo_once: Finished) -> None:
         "@wikipedia-francophone.bsky.social]"
     ) in fix
     assert "(renamed)" in fix
-    assert "no new notice" in demo_once.section("Second run: [[Talk:")
     assert "link updated by the bot (renamed" in demo_once.section("Second run: the status page")
+
+
+def test_status_page_shows_activity_per_owner_verification_and_the_servers(
+    demo_once: Finished,
+) -> None:
+    status = demo_once.section("First run: the status page")
+    activity = status.split("== Activity and reach per owner ==", 1)[1]
+    assert "| Wikimedia Foundation || " in activity and "90,000 followers" in activity
+    assert "* Bluesky&#58; 2 accounts (2 with figures)" in activity
+    assert "== Verification of Mastodon profile links ==" in status
+    servers = status.split("== The movement&#39;s own servers ==", 1)[1]
+    assert "| wikimedia.social.example || Mastodon 4.2.9 || 0 || none || approval" in servers
+    assert "has no server rules" in servers and "4.2.10 fixed security issues" in servers
+    assert "| chapters.social.example || Mastodon 4.3.0 || 3 || @wikimediauk" in servers
+
+
+def test_second_run_reports_the_servers_change_once(demo_once: Finished) -> None:
+    talk = demo_once.section("Second run: [[Talk:")
+    assert talk.count("<!-- wmsocial-bot:") == 1, "one item: the server's change"
+    assert "<!-- wmsocial-bot:server-changed:server:wikimedia.social.example%23" in talk
+    assert "number of rules&#58; 0 -&gt; 3" in talk
+    assert "+| wikimedia.social.example || Mastodon 4.2.9 || 3 || @wikimediafoundation" in (
+        demo_once.section("Second run: the status page")
+    )
 
 
 def test_ctrl_c_stops_everything() -> None:

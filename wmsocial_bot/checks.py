@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 
 from wmsocial_bot.checkers import CHECKERS, CheckContext, Checker
 from wmsocial_bot.checkers.common import result
-from wmsocial_bot.identify import BY_NAME, bluesky
+from wmsocial_bot.identify import BY_NAME
 from wmsocial_bot.model import Account, CheckResult, Identity, Status
 from wmsocial_bot.net import Net
 
@@ -76,11 +76,13 @@ def check_accounts(
 
 
 def _shows_handle(account: Account) -> bool:
-    """A Bluesky DID link whose label shows a handle: the place whose label is checked."""
+    """A link by a stable id (a Bluesky DID) whose label shows a handle: the place whose
+    label is checked."""
+    record = BY_NAME.get(account.platform)
     return (
-        account.platform == bluesky.NAME
-        and bluesky.is_did(account.handle)
-        and bluesky.label_handle(account.label) is not None
+        record is not None
+        and record.is_stable_id(account.handle)
+        and record.label_handle(account.label) is not None
     )
 
 

@@ -17,13 +17,13 @@ from itertools import accumulate
 from typing import Any
 
 from wmsocial_bot.decide import owner_of
-from wmsocial_bot.identify import NAMES, shown_handle
+from wmsocial_bot.identify import NAMES, PLATFORMS, shown_handle
 from wmsocial_bot.model import Account, CheckResult, Reach
 from wmsocial_bot.notices import inert, platform_name
 from wmsocial_bot.state import ReachRecord
 
 # The platforms whose checks see activity figures (docs/dashboard.md says which, and where from).
-SHOWS_FIGURES = frozenset({"mastodon", "bluesky", "youtube", "telegram"})
+SHOWS_FIGURES = frozenset(p.name for p in PLATFORMS if p.reports_activity)
 WEEKS = 12
 BLOCKS = "▁▂▃▄▅▆▇█"  # U+2581..U+2588: a week with no posts is the lowest block
 UNKNOWN_WEEK = "·"  # a week the history does not cover

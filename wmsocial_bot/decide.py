@@ -19,7 +19,7 @@ from wmsocial_bot import gate, profiles
 from wmsocial_bot.config import PolicyConfig
 from wmsocial_bot.errors import WriteRefused
 from wmsocial_bot.extract import Extraction, extract_accounts
-from wmsocial_bot.identify import identify_url, mastodon
+from wmsocial_bot.identify import BY_NAME, HandleForm, identify_url
 from wmsocial_bot.model import (
     Account,
     CheckResult,
@@ -89,8 +89,9 @@ class Decision:
 
 def scope_of(account: Account) -> str:
     """Where an outage would come from: the fediverse server, or the whole platform."""
-    if account.platform == mastodon.NAME:
-        return f"host:{mastodon.split_handle(account.handle)[1]}"
+    record = BY_NAME.get(account.platform)
+    if record is not None and record.handle_form is HandleForm.FEDIVERSE:
+        return f"host:{account.handle.partition('@')[2]}"
     return f"platform:{account.platform}"
 
 

@@ -16,7 +16,7 @@ import mwparserfromhell
 from mwparserfromhell.nodes import Comment, ExternalLink, Node, Tag, Template, Text, Wikilink
 from mwparserfromhell.wikicode import Wikicode
 
-from wmsocial_bot.identify import BY_NAME, HandleForm, bluesky, identify_url, mastodon
+from wmsocial_bot.identify import BY_NAME, PLATFORMS, HandleForm, bluesky, identify_url, mastodon
 from wmsocial_bot.model import Account, Span
 from wmsocial_bot.urls import ascii_host
 from wmsocial_bot.wikitables import Table, scan_tables
@@ -75,16 +75,9 @@ _TVAR_AFTER = re.compile(r"(?:</tvar>|</>)([ \t]+)([^\]\n]*)\]")
 # equal.  ``at://`` URIs are text to MediaWiki (not in $wgUrlProtocols), but name an account.
 
 _PLATFORM_WORDS: dict[str, str] = {
-    "x": "x",
-    "twitter": "x",
-    "bluesky": "bluesky",
-    "instagram": "instagram",
-    "threads": "threads",
-    "tiktok": "tiktok",
-    "telegram": "telegram",
-    "youtube": "youtube",
+    word.lower(): platform.name for platform in PLATFORMS for word in platform.label_words
 }
-_LABEL_NAMES = r"X|Twitter|Bluesky|BlueSky|Instagram|Threads|TikTok|Tiktok|Telegram|YouTube|Youtube"
+_LABEL_NAMES = "|".join(re.escape(word) for p in PLATFORMS for word in p.label_words)
 _TOKEN = r"@?[A-Za-z0-9_](?:[A-Za-z0-9_.\-]*[A-Za-z0-9_])?|did:plc:[a-z2-7]{24}"
 _LABELLED = re.compile(
     rf"(?<![\w@.\-])(?P<label>{_LABEL_NAMES})(?:\s*\([^()\n]{{0,30}}\))?'{{0,5}}[ \t\u00a0]*"

@@ -148,12 +148,9 @@ def profile_url(platform: str, handle: str, url: str | None) -> str | None:
             return url
         absolute = "https://" + url.removeprefix("//")
         return absolute if "://" not in url and is_safe_url(absolute) else None
-    built = None
-    if platform == "mastodon" and handle.count("@") == 1:
-        user, host = handle.split("@")
-        built = f"https://{host}/@{user}"
-    elif platform == "bluesky":
-        built = f"https://bsky.app/profile/{handle}"
+    record = BY_NAME.get(platform)
+    build = record.handle_link if record is not None else None
+    built = build(handle) if build is not None else None
     return built if built is not None and is_safe_url(built) else None
 
 

@@ -28,4 +28,5 @@ PLATFORM = Platform(
     hosts=HOSTS,
     normalise=normalise,
     profile_url="https://www.instagram.com/{}",
+    label_words=("Instagram",),
 )

@@ -139,6 +139,14 @@ def handle_from_url(url: str) -> str | None:
     return normalise(parts) if parts else None
 
 
+def handle_link(handle: str) -> str | None:
+    """``user@host`` -> ``https://host/@user`` (the server's own profile page)."""
+    if handle.count("@") != 1:
+        return None
+    user, host = handle.split("@")
+    return f"https://{host}/@{user}"
+
+
 def read_text(text: str) -> str | None:
     """``@user@host`` or ``acct:user@host`` written as text -> ``user@host``, or None."""
     found = TEXT_HANDLE.fullmatch(text)
@@ -150,6 +158,8 @@ PLATFORM = Platform(
     display_name="Mastodon",
     hosts=HOSTS,
     normalise=normalise,
+    handle_link=handle_link,
+    reports_activity=True,
     handle_form=HandleForm.FEDIVERSE,
     shows_at=True,
     read_text=read_text,

@@ -49,6 +49,12 @@ class Platform:
     # The profile URL (``{}`` = the handle) that a handle written as text stands for: its
     # context (``X: @name``) names the platform, the normaliser reads the URL.
     profile_url: str | None = None
+    # How pages name the platform before such a handle (``X: @name``) or in a column header,
+    # spelt as they write it (case counts: "BlueSky", not "BLUESKY").
+    label_words: tuple[str, ...] = ()
+    # The link a notice gives a handle written as text (``@user@host``), or None for none.
+    handle_link: Callable[[str], str | None] | None = None
+    reports_activity: bool = False  # its check sees activity figures (docs/dashboard.md)
     handle_form: HandleForm = HandleForm.NAME
     shows_at: bool = False  # handles are shown as ``@handle`` on notices and in summaries
     # A handle that is an id a rename cannot break (a Bluesky DID): its links stay as they are.

@@ -42,4 +42,6 @@ PLATFORM = Platform(
     hosts=HOSTS,
     normalise=normalise,
     profile_url="https://t.me/{}",
+    label_words=("Telegram",),
+    reports_activity=True,
 )

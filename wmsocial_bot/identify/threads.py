@@ -29,5 +29,6 @@ PLATFORM = Platform(
     hosts=HOSTS,
     normalise=normalise,
     profile_url="https://www.threads.net/@{}",
+    label_words=("Threads",),
     unasked=UNASKED,
 )

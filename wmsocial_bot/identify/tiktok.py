@@ -19,4 +19,5 @@ PLATFORM = Platform(
     hosts=HOSTS,
     normalise=normalise,
     profile_url="https://www.tiktok.com/@{}",
+    label_words=("TikTok", "Tiktok"),
 )

@@ -60,5 +60,6 @@ PLATFORM = Platform(
     hosts=HOSTS,
     normalise=normalise,
     profile_url="https://x.com/{}",
+    label_words=("X", "Twitter"),
     unasked=UNASKED,
 )

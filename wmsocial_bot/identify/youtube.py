@@ -54,4 +54,6 @@ PLATFORM = Platform(
     hosts=HOSTS,
     normalise=normalise,
     profile_url="https://www.youtube.com/@{}",
+    label_words=("YouTube", "Youtube"),
+    reports_activity=True,
 )

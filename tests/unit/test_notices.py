@@ -573,3 +573,11 @@ def test_the_run_summary_and_the_edit_summary_are_neutral() -> None:
     report = PageReport("Social \u202emedia")
     report.skipped_writes.append("talk notice: \x1b[31mred\u202e")
     assert all(_invisible_in(line) == set() for line in report.summary_lines())
+
+
+@pytest.mark.parametrize("handle", ["@0", "0@", "a@0", "a@localhost", "a@10.0.0.1", "@a@b@c.org"])
+def test_a_handle_outside_mastodons_grammar_gets_no_link(handle: str) -> None:
+    # Found by hypothesis: "@0" became the external link [https://0/@ @0] on the status page.
+    text = render_status_page([row(handle=handle, url=None)], updated=RUN, page_title="P")
+    assert "[https://" not in text
+    assert profile_url("mastodon", handle, None) is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from wmsocial_bot import gate
 from wmsocial_bot.identify.record import HandleForm, Platform
 from wmsocial_bot.urls import UrlParts, ascii_host, parse_url
 
@@ -140,8 +141,12 @@ def handle_from_url(url: str) -> str | None:
 
 
 def handle_link(handle: str) -> str | None:
-    """``user@host`` -> ``https://host/@user`` (the server's own profile page)."""
-    if handle.count("@") != 1:
+    """``user@host`` -> ``https://host/@user`` (the server's own profile page).
+
+    None unless the user name is of Mastodon's grammar and the host a public DNS name: text
+    such as ``@0`` is no account, and ``https://0/@`` no link to give it.
+    """
+    if gate.fediverse_handle(handle, "") is None:
         return None
     user, host = handle.split("@")
     return f"https://{host}/@{user}"

@@ -197,6 +197,11 @@ def test_status_page_shows_activity_per_owner_verification_and_the_servers(
     status = demo_once.section("First run: the status page")
     activity = status.split("== Activity and reach per owner ==", 1)[1]
     assert "| Wikimedia Foundation || " in activity and "90,000 followers" in activity
+    # Twelve weeks of earlier checks (the demo's RHYTHM): every week proved, none "·".
+    assert (
+        "@wikimediafoundation@wikimedia.social.example&#58; last " in activity
+        and "30d 4, 90,000 followers (+750), ▅▁█▅▁▅▁▁▅█▁▅" in activity
+    )
     assert "* Bluesky&#58; 2 accounts (2 with figures)" in activity
     assert "== Verification of Mastodon profile links ==" in status
     servers = status.split("== The movement&#39;s own servers ==", 1)[1]

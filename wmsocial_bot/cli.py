@@ -339,11 +339,13 @@ def cmd_check(args: argparse.Namespace, pywikibot_args: list[str]) -> int:
 
 
 def cmd_report(args: argparse.Namespace, pywikibot_args: list[str]) -> int:
+    from wmsocial_bot.run import gather_reach
+
     config = read_config(args)
     store = SqliteStore(config.state.path)  # found unusable before the page is read
     try:
         extraction, _name = read_accounts(args, pywikibot_args, config)
-        history = store.reach_history(a.key for a in extraction.accounts)
+        history = gather_reach(store, extraction)  # with a renamed account's earlier handle
     finally:
         store.close()
     now = datetime.now(UTC)

@@ -11,14 +11,14 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from itertools import accumulate
 from typing import Any
 
 from wmsocial_bot.decide import owner_of
 from wmsocial_bot.identify import NAMES, PLATFORMS, shown_handle
-from wmsocial_bot.model import Account, CheckResult, Reach
+from wmsocial_bot.model import Account, CheckResult, Identity, Reach
 from wmsocial_bot.notices import inert, platform_name
 from wmsocial_bot.state import ReachRecord
 
@@ -406,6 +406,48 @@ def status_section(rows: Sequence[OwnerRow], *, now: datetime) -> str:
         ]
         return "\n".join(lines + [f"* {inert(line)}" for line in summary_lines(rows)])
     return as_wikitext(rows, now=now)
+
+
+def rename_aliases(keys: Iterable[str], identities: Mapping[str, Identity]) -> dict[str, list[str]]:
+    """Other account keys the store knows for the same Bluesky DID as each of ``keys``.
+
+    A Bluesky rename keeps the DID, so the account's history under its old handle is still
+    its history.  Only DIDs: a Mastodon account id is per server, and a move is a new account
+    whose figures are its own.
+    """
+    by_did: dict[str, list[str]] = {}
+    for key, identity in identities.items():
+        if identity.platform == "bluesky" and identity.ident.startswith("did:"):
+            by_did.setdefault(identity.ident, []).append(key)
+    aliases = {}
+    for key in keys:
+        known = identities.get(key)
+        if known is None or known.platform != "bluesky":
+            continue
+        others = [k for k in by_did.get(known.ident, ()) if k != key]
+        if others:
+            aliases[key] = others
+    return aliases
+
+
+def with_aliases(
+    history: Mapping[str, Sequence[ReachRecord]], aliases: Mapping[str, Iterable[str]]
+) -> dict[str, list[ReachRecord]]:
+    """Each key's records with those of its aliases (:func:`rename_aliases`), oldest first;
+    where both have a record of one run, the key's own is kept."""
+    merged = {key: list(records) for key, records in history.items()}
+    for key, others in aliases.items():
+        own = merged.get(key, [])
+        taken = {record.checked_at for record in own}
+        extra = [
+            replace(record, key=key)
+            for other in others
+            for record in history.get(other, ())
+            if record.checked_at not in taken
+        ]
+        if extra:
+            merged[key] = sorted(own + extra, key=lambda record: record.checked_at)
+    return merged
 
 
 def with_this_run(

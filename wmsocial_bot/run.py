@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from wmsocial_bot.checkers.instance import read_servers
 from wmsocial_bot.checks import check_accounts
 from wmsocial_bot.config import Config, config_from_mapping
+from wmsocial_bot.dashboard import rename_aliases, with_aliases
 from wmsocial_bot.decide import (
     History,
     Policy,
@@ -62,7 +63,7 @@ from wmsocial_bot.servers import (
     facts_from_json,
     with_operator_knowledge,
 )
-from wmsocial_bot.state import FixRecord, RunStore, Streak
+from wmsocial_bot.state import FixRecord, ReachRecord, RunStore, Streak
 from wmsocial_bot.verify import Fetcher, fetch_pages, field_checks, pages_wanted
 from wmsocial_bot.wiki import PageRevision
 
@@ -347,17 +348,22 @@ def _run_page(run: _Run, page: str, fresh: dict[str, Streak]) -> PageReport:
         bot=run.bot,
         config_page=run.config_title,
         status_page=run.config.wiki.status_page or None,
-        reach_history=(
-            run.store.reach_history({a.key for a in extraction.accounts})
-            if run.config.wiki.status_page
-            else {}
-        ),
+        reach_history=gather_reach(run.store, extraction) if run.config.wiki.status_page else {},
         relme_pages=tuple(fetched),
         verification=tuple(verification),
         servers=servers,
     )
     run.runner.execute(plan_page(facts), report)
     return report
+
+
+def gather_reach(store: RunStore, extraction: Extraction) -> dict[str, list[ReachRecord]]:
+    """The stored figures of the page's accounts, with those recorded under an account's
+    earlier handle (a Bluesky rename keeps the DID: ``dashboard.rename_aliases``)."""
+    keys = {a.key for a in extraction.accounts}
+    aliases = rename_aliases(keys, store.identities())
+    wanted = keys | {other for others in aliases.values() for other in others}
+    return with_aliases(store.reach_history(wanted), aliases)
 
 
 def gather_servers(run: _Run, extraction: Extraction, ignore: frozenset[str]) -> ServersSeen | None:

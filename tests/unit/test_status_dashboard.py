@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from wmsocial_bot.config import Config, PolicyConfig, WikiConfig
-from wmsocial_bot.model import Account, CheckResult, Reach, Status
+from wmsocial_bot.model import Account, CheckResult, Identity, Reach, Status
 from wmsocial_bot.run import RunOptions, run_bot
 from wmsocial_bot.state import SqliteStore
 from wmsocial_testkit.fakewiki import FakeWiki
@@ -124,3 +124,39 @@ def test_a_dry_run_shows_its_own_figures_and_records_nothing() -> None:
 def test_an_unchanged_dashboard_is_not_saved_again_the_same_day() -> None:
     wiki = run_days([0, 0], Growing())
     assert len(wiki.pages[STATUS]) == 1
+
+
+def test_a_renamed_bluesky_account_keeps_its_history_on_the_status_page() -> None:
+    """A Bluesky rename keeps the DID: the figures recorded under the old handle are the
+    account's history under the new one (here the page was edited to the new handle)."""
+    did = "did:plc:renamedaaaaaaaaaaaaaaaaa"
+
+    def check(accounts: Sequence[Account], now: datetime) -> list[CheckResult]:
+        day = (now - DAY0).days
+        out = []
+        for account in accounts:
+            learned = reach = None
+            if account.platform == "bluesky":
+                learned = Identity(account.key, "bluesky", did, account.handle)
+                reach = Reach(posts_total=10 + day, followers=100 + 10 * day)
+            out.append(CheckResult(account, Status.OK, "fine", reach=reach, learned=learned))
+        return out
+
+    wiki = FakeWiki()
+    wiki.allow_writes()
+    wiki.edit(TITLE, "* Owner A: https://bsky.app/profile/old.bsky.social")
+    config = Config(
+        wiki=WikiConfig(pages=(TITLE,), status_page=STATUS),
+        policy=PolicyConfig(confirmations=1, confirm_days=0),
+    )
+    store = SqliteStore(":memory:")
+    try:
+        for day in range(0, 31, 5):
+            if day == 15:
+                wiki.edit(TITLE, "* Owner A: https://bsky.app/profile/new.bsky.social")
+            options = RunOptions(now=DAY0 + timedelta(days=day), check=check, echo=[].append)
+            run_bot(wiki, config, store, pages=[TITLE], options=options)
+    finally:
+        store.close()
+    section = wiki.text(STATUS).split("== Activity and reach per owner ==", 1)[1]
+    assert "@new.bsky.social&#58; last ?, 30d 30, 400 followers (+300)" in section

@@ -522,6 +522,11 @@ class Target:
     address: str | None = None  # untrusted: the checked address the connection must use
 
 
+# Set (to anything) by the test kit and the demo: every request must go to an endpoint
+# override (the simulator, the reference stack); a public address is refused, never fetched.
+OFFLINE = "WMSOCIAL_BOT_OFFLINE"
+
+
 class Net:
     """Shared network policy; one instance per run, safe to use from many threads."""
 
@@ -539,6 +544,7 @@ class Net:
         }
         self.contact = contact or "contact unset: see README"
         self.resolver = resolver
+        self.offline = bool(os.environ.get(OFFLINE))
         self._slots = threading.Lock()
         self._in_use = 0  # connection slots taken, or handed to a waiting host
         self._queued: Counter[str] = Counter()  # requests waiting for a slot, per host
@@ -631,6 +637,10 @@ class Net:
             return Target(self.endpoints[host] + rest, host, trusted=True)
         address = self._guard(host)
         del port
+        if self.offline:
+            raise NetworkPolicyError(
+                f"offline (${OFFLINE} is set): {host} has no endpoint override, so it is not asked"
+            )
         return Target(url, host, trusted=False, address=address)
 
     def _guard(self, host: str) -> str:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import pytest
 
+from wmsocial_bot.net import OFFLINE
 from wmsocial_bot.wiki import Wiki  # does not import pywikibot yet
 from wmsocial_testkit.simulator import Simulator
 from wmsocial_testkit.testwiki import ApiSession, LocalWiki, LocalWikiError
@@ -41,6 +42,13 @@ if TYPE_CHECKING:  # the clients load slowly; only the tests that use them pay f
 # scenarios are the repository's.
 SCENARIOS = Path(__file__).resolve().parents[2] / "tests" / "scenarios"
 BASIC = SCENARIOS / "basic.json"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """No test reaches the internet: every request must go to an endpoint override (the bot
+    refuses any other host while ``$WMSOCIAL_BOT_OFFLINE`` is set; subprocesses inherit it)."""
+    del config
+    os.environ[OFFLINE] = "1"
 
 
 def skip_or_fail(reason: str) -> NoReturn:

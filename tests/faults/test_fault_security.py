@@ -35,7 +35,7 @@ from wmsocial_bot.config import NetworkConfig
 from wmsocial_bot.errors import NetworkPolicyError
 from wmsocial_bot.extract import extract_accounts
 from wmsocial_bot.model import Status
-from wmsocial_bot.net import Net
+from wmsocial_bot.net import OFFLINE, Net
 from wmsocial_bot.wiki import REDACTED, redact_secrets
 from wmsocial_testkit.simulator import Simulator
 from wmsocial_testkit.testwiki import ApiSession, LocalWiki
@@ -161,8 +161,11 @@ def test_a_redirect_from_a_trusted_host_to_a_private_address_is_not_followed(
     assert [(r.host, r.path) for r in sim.log] == [("web.example", "/go")] * 2
 
 
-def test_dns_rebinding_cannot_reach_loopback(sim: Simulator, figures: Figures) -> None:
+def test_dns_rebinding_cannot_reach_loopback(
+    sim: Simulator, figures: Figures, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The guard is told 'localhost' is public; the connection must use that answer too."""
+    monkeypatch.delenv(OFFLINE)  # the fake DNS plays the Internet: let the guard's answer stand
     sim.update_host(
         "web.example", pages={"/go": {"redirect": f"http://localhost:{sim.port}/evil.example/x"}}
     )
@@ -349,6 +352,7 @@ def test_pinned_https_still_verifies_the_name(
     server, ca = tls_server
     # Loopback plays the public Internet here: the guard lets 127.0.0.1 pass for this test.
     monkeypatch.setattr(net_module, "refusal_reason", lambda address: None)
+    monkeypatch.delenv(OFFLINE)
     names = {"pinned.example": ["127.0.0.1"], "other.example": ["127.0.0.1"]}
     net = Net(NetworkConfig(timeout=5.0, retries=0), resolver=lambda host: names[host])
     url = f"https://pinned.example:{server.port}/x"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from wmsocial_bot.config import NetworkConfig
 from wmsocial_bot.errors import NetworkPolicyError
-from wmsocial_bot.net import Net, advertised_limit, refusal_reason
+from wmsocial_bot.net import OFFLINE, Net, advertised_limit, refusal_reason
 
 
 def net(**resolved: list[str]) -> Net:
@@ -48,7 +50,8 @@ def test_private_and_odd_targets_are_refused(url: str, reason: str) -> None:
         net(sneaky_example=["127.0.0.1"]).target(url)
 
 
-def test_public_addresses_pass() -> None:
+def test_public_addresses_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(OFFLINE)  # as in production
     assert refusal_reason("93.184.216.34") is None
     assert refusal_reason("2606:2800:220:1:248:1893:25c8:1946") is None
     target = net().target("https://mastodon.example/@a")
@@ -129,3 +132,20 @@ def test_the_share_holds_across_our_window_boundary() -> None:
     # tenth) has passed since the first of the two before it.
     assert policy._share_delay(gate, 10.1) == pytest.approx(9.0 + 11.0 - 10.1)
     assert policy._share_delay(gate, 20.0) <= 0
+
+
+def test_offline_refuses_every_host_without_an_override(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The test kit sets it for every test session (and the demo for its runs): no test or demo
+    # request may reach a real server, even one a scenario forgot to route to the simulator.
+    assert os.environ.get(OFFLINE), "the test kit's pytest plugin sets $WMSOCIAL_BOT_OFFLINE"
+    net = Net(
+        NetworkConfig(),
+        {"sim.example": "http://127.0.0.1:9"},
+        resolver=lambda host: ["93.184.216.34"],
+    )
+    assert net.target("https://sim.example/api").url == "http://127.0.0.1:9/api"
+    with pytest.raises(NetworkPolicyError, match="offline"):
+        net.target("https://forgotten.example/page")
+    monkeypatch.delenv(OFFLINE)
+    online = Net(NetworkConfig(), resolver=lambda host: ["93.184.216.34"])
+    assert online.target("https://forgotten.example/page").address == "93.184.216.34"

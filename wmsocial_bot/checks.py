@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from wmsocial_bot.checkers import CHECKERS, CheckContext, Checker
@@ -59,11 +59,10 @@ def check_accounts(
         if platform not in CHECKERS
         for item in _unasked(platform, group, tick)
     ]
+    shared = _Shared(net, when, inactive_days, known or {}, tick)
     with ThreadPoolExecutor(max_workers=len(CHECKERS), thread_name_prefix="platform") as outer:
         futures = [
-            outer.submit(
-                _check_platform, CHECKERS[platform], group, net, when, inactive_days, known, tick
-            )
+            outer.submit(_check_platform, CHECKERS[platform], group, shared)
             for platform, group in by_platform.items()
             if platform in CHECKERS
         ]
@@ -99,16 +98,20 @@ def _unasked(platform: str, group: list[Account], tick: Callable[[], None]) -> l
     return [result(account, Status.UNVERIFIABLE, detail) for account in group]
 
 
-def _check_platform(
-    checker: Checker,
-    group: list[Account],
-    net: Net,
-    now: datetime,
-    inactive_days: int,
-    known: Mapping[str, Identity] | None,
-    tick: Callable[[], None],
-) -> list[CheckResult]:
+@dataclass(frozen=True)
+class _Shared:
+    """What every platform's check of one run shares."""
+
+    net: Net
+    now: datetime
+    inactive_days: int
+    known: Mapping[str, Identity]
+    tick: Callable[[], None]
+
+
+def _check_platform(checker: Checker, group: list[Account], shared: _Shared) -> list[CheckResult]:
     """One platform's accounts, with workers of its own: a slow platform never queues another."""
+    net, tick = shared.net, shared.tick
     workers = net.config.max_connections + 8  # enough threads to fill every connection slot
     ticked: set[str] = set()
 
@@ -118,7 +121,9 @@ def _check_platform(
             tick()
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=checker.name) as executor:
-        ctx = CheckContext(net, now, inactive_days, known or {}, executor, done, _guarded)
+        ctx = CheckContext(
+            net, shared.now, shared.inactive_days, shared.known, executor, done, _guarded
+        )
         found = _run_checker(checker, group, ctx)
     for account in group:
         done(account)  # accounts a checker answered without check_each

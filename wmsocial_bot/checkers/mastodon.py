@@ -337,65 +337,23 @@ class _Fediverse:
         """The verdict from one account answer; ``server`` is the host that gave it."""
         user, host = split_handle(handle)
         last = _as_date(data.get("last_status_at"))
-        verified = data["verified"] if "verified" in data else _verified(data.get("fields"))
-        if verified is False and isinstance(data.get("pleroma"), Mapping):
-            verified = None  # Pleroma never verifies links; Mastodon.py adds verified_at: null
         posts = data.get("statuses_count")
-        learned = Identity(
-            key=f"mastodon:{handle}",
-            platform=NAME,
-            ident=str(data.get("id", "")),
-            handle=handle,
-            posts_count=posts if isinstance(posts, int) else None,
-            last_activity=last,
-            seen_at=self.ctx.now,
-        )
-        # -1: the owner or the server hides the count (Mastodon's REST::AccountSerializer).
-        followers = data.get("followers_count")
-        reach = Reach(
-            posts_total=learned.posts_count,
-            followers=followers if isinstance(followers, int) and followers >= 0 else None,
-            last_post=last,
-        )
+        learned, reach = self._figures(handle, data, last)
         # Built by the bot, never the server's own "url": a server may name any page there.
         username = data.get("username")
         url = gate.profile_link(
             NAME, handle, server=server, user=username if isinstance(username, str) else ""
         )
-
-        fields = data.get("fields")
-        given = data.get("profile")
-        profile = (
-            given
-            if isinstance(given, Profile)
-            else profiles.mastodon_profile(
-                fields,
-                data.get("note"),
-                url,
-                verifies=not isinstance(data.get("pleroma"), Mapping)
-                and isinstance(fields, list)
-                and any(isinstance(f, Mapping) and "verified_at" in f for f in fields),
-            )
-        )
+        profile = _profile(data, url)
+        verified = data["verified"] if "verified" in data else _verified(data.get("fields"))
+        if verified is False and isinstance(data.get("pleroma"), Mapping):
+            verified = None  # Pleroma never verifies links; Mastodon.py adds verified_at: null
 
         def say(status: Status, detail: str) -> _Verdict:
             return _Verdict(status, detail, url, handle, last, verified, learned, reach, profile)
 
         if data.get("suspended"):
-            webfinger = self.webfinger(user, host)
-            if webfinger.status == 410:
-                return say(
-                    Status.SUSPENDED,
-                    "suspended permanently: the account is a tombstone and WebFinger answers 410 "
-                    "(before Mastodon 4.7 an owner's own deletion looked the same)",
-                )
-            if webfinger.status == 200:
-                return say(
-                    Status.SUSPENDED,
-                    "suspended, perhaps for now: the account is a tombstone but WebFinger "
-                    "still answers (reversible)",
-                )
-            return say(Status.SUSPENDED, "suspended: the server marks the account suspended")
+            return self._suspended(user, host, say)
         pleroma = data.get("pleroma")
         if isinstance(pleroma, Mapping) and pleroma.get("deactivated"):
             return say(Status.DEACTIVATED, "deactivated: the server marks the account deactivated")
@@ -418,6 +376,46 @@ class _Fediverse:
             # (account_view.ex, activity_pub/views/user_view.ex): say so.
             detail += " (Pleroma and Akkoma do not show a move to anonymous callers)"
         return say(Status.OK, detail)
+
+    def _suspended(self, user: str, host: str, say: Callable[[Status, str], _Verdict]) -> _Verdict:
+        """A tombstone: WebFinger tells a permanent suspension from one that may be lifted."""
+        webfinger = self.webfinger(user, host)
+        if webfinger.status == 410:
+            return say(
+                Status.SUSPENDED,
+                "suspended permanently: the account is a tombstone and WebFinger answers 410 "
+                "(before Mastodon 4.7 an owner's own deletion looked the same)",
+            )
+        if webfinger.status == 200:
+            return say(
+                Status.SUSPENDED,
+                "suspended, perhaps for now: the account is a tombstone but WebFinger "
+                "still answers (reversible)",
+            )
+        return say(Status.SUSPENDED, "suspended: the server marks the account suspended")
+
+    def _figures(
+        self, handle: str, data: Mapping[str, Any], last: date | None
+    ) -> tuple[Identity, Reach]:
+        """What the answer teaches about the account (identity) and shows of its reach."""
+        posts = data.get("statuses_count")
+        learned = Identity(
+            key=f"mastodon:{handle}",
+            platform=NAME,
+            ident=str(data.get("id", "")),
+            handle=handle,
+            posts_count=posts if isinstance(posts, int) else None,
+            last_activity=last,
+            seen_at=self.ctx.now,
+        )
+        # -1: the owner or the server hides the count (Mastodon's REST::AccountSerializer).
+        followers = data.get("followers_count")
+        reach = Reach(
+            posts_total=learned.posts_count,
+            followers=followers if isinstance(followers, int) and followers >= 0 else None,
+            last_post=last,
+        )
+        return learned, reach
 
     def follow(
         self, handle: str, host: str, moved: Mapping[str, Any], chain: list[str], learned: Identity
@@ -544,6 +542,12 @@ class _Fediverse:
                 "WebFinger also answers for deactivated and deleted accounts, so whether the "
                 "account is live cannot be seen",
             )
+        return self.by_profile_page(user, host, web_host, webfinger, chain)
+
+    def by_profile_page(
+        self, user: str, host: str, web_host: str, webfinger: _Fediverse._Finger, chain: list[str]
+    ) -> _Verdict:
+        """The API needs a login: the profile page and WebFinger together, then the actor."""
         page = self.page(f"https://{web_host}/@{user}")
         if page.login_wall:
             if webfinger.status == 404:
@@ -974,3 +978,19 @@ def _mastodon_py_version() -> str:
 
 
 CHECKER = FunctionChecker(NAME, check_accounts)
+
+
+def _profile(data: Mapping[str, Any], url: str) -> Profile:
+    """The profile's fields and links (a stored one, or read from the answer)."""
+    given = data.get("profile")
+    if isinstance(given, Profile):
+        return given
+    fields = data.get("fields")
+    return profiles.mastodon_profile(
+        fields,
+        data.get("note"),
+        url,
+        verifies=not isinstance(data.get("pleroma"), Mapping)
+        and isinstance(fields, list)
+        and any(isinstance(f, Mapping) and "verified_at" in f for f in fields),
+    )

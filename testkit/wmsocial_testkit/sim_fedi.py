@@ -679,59 +679,87 @@ def _auth_required(host: Host) -> Response:
 
 
 def _mastodon_api(req: SimRequest, scenario: Scenario, host: Host) -> Outcome:
+    """The Mastodon-compatible REST API: the instance routes, then the account routes."""
+    instance = _mastodon_instance_routes(req, scenario, host)
+    if instance is not None:
+        return instance
+    refused = _mastodon_account_gate(req, host)
+    if refused is not None:
+        return refused
     path = req.path
-    anonymous = req.header("authorization") is None
-    if host.behaviour == "limited_federation" and anonymous:
+    if path.rstrip("/") == "/api/v1/accounts/lookup":
+        return _mastodon_lookup(req, scenario, host)
+    match = _STATUSES_RE.match(path)
+    if match is not None:
+        return _mastodon_statuses(req, scenario, host, unquote(match.group(1)))
+    match = _ACCOUNT_ID_RE.match(path)
+    if match is not None:
+        return _mastodon_account(scenario, host, unquote(match.group(1)))
+    return json_response(404, {"error": "Record not found"})
+
+
+def _mastodon_instance_routes(req: SimRequest, scenario: Scenario, host: Host) -> Response | None:
+    """The instance routes (and limited federation's login wall before them); None if not one."""
+    path = req.path.rstrip("/")
+    if host.behaviour == "limited_federation" and req.header("authorization") is None:
         # Limited-federation mode: every API call needs a login, the instance one too.
         return _auth_required(host)
-    if path.rstrip("/") == "/api/v1/instance":
+    if path == "/api/v1/instance":
         return json_response(200, instance_v1(host))
-    if path.rstrip("/") == "/api/v2/instance":
+    if path == "/api/v2/instance":
         return json_response(200, instance_v2(host, scenario))
-    if path.rstrip("/") == "/api/v1/instance/privacy_policy":
+    if path == "/api/v1/instance/privacy_policy":
         if host.software != "mastodon":  # Mastodon's route; the others have none
             return json_response(404, {"error": "Not found"})
         return json_response(200, privacy_policy(host))
+    return None
+
+
+def _mastodon_account_gate(req: SimRequest, host: Host) -> Response | None:
+    """The refusal a server gives before reaching an account route, or None to go on."""
+    anonymous = req.header("authorization") is None
     if host.behaviour == "anon_api_forbidden" and anonymous:
         return _auth_required(host)
-    if host.software == "gotosocial" and anonymous and path.startswith("/api/v1/accounts"):
+    if host.software == "gotosocial" and anonymous and req.path.startswith("/api/v1/accounts"):
         return json_response(401, {"error": "Unauthorized: token not supplied"})
     if req.method not in ("GET", "HEAD"):
         return json_response(404, {"error": "Record not found"})
-    if path.rstrip("/") == "/api/v1/accounts/lookup":
-        username = _local_username(host, req.param("acct") or "")
-        account = host.accounts.get(username) if username else None
-        if account is None or deleted_is_gone(host, account) or not_yet_approved(host, account):
-            return _not_found(host)
-        if host.software == "akkoma" and hidden_by_pleroma(host, account):
-            return _not_found(host)  # Akkoma's lookup applies User.visible_for; Pleroma's not
-        return json_response(200, account_entity(scenario, host, account, host))
-    match = _STATUSES_RE.match(path)
-    if match is not None:
-        account = _account_by_id(host, unquote(match.group(1)))
-        if account is None or deleted_is_gone(host, account) or hidden_by_pleroma(host, account):
-            return _not_found(host)
-        if is_tombstone(host, account):
-            return json_response(200, [])
-        limit = _int_param(req.param("limit"), 20, 1, 40)
-        return json_response(
-            200, status_entities(scenario, host, account, limit, req.param("max_id"))
-        )
-    match = _ACCOUNT_ID_RE.match(path)
-    if match is not None:
-        wanted = unquote(match.group(1))
-        account = _account_by_id(host, wanted)
-        if account is not None and (
-            deleted_is_gone(host, account) or hidden_by_pleroma(host, account)
-        ):
-            return _not_found(host)
-        if account is not None:
-            return json_response(200, account_entity(scenario, host, account, host))
-        remote = _remote_account_by_id(scenario, host, wanted)
-        if remote is not None:
-            return json_response(200, remote)
+    return None
+
+
+def _mastodon_lookup(req: SimRequest, scenario: Scenario, host: Host) -> Response:
+    """``/api/v1/accounts/lookup?acct=``: a local account by its handle."""
+    username = _local_username(host, req.param("acct") or "")
+    account = host.accounts.get(username) if username else None
+    if account is None or deleted_is_gone(host, account) or not_yet_approved(host, account):
         return _not_found(host)
-    return json_response(404, {"error": "Record not found"})
+    if host.software == "akkoma" and hidden_by_pleroma(host, account):
+        return _not_found(host)  # Akkoma's lookup applies User.visible_for; Pleroma's not
+    return json_response(200, account_entity(scenario, host, account, host))
+
+
+def _mastodon_statuses(req: SimRequest, scenario: Scenario, host: Host, wanted: str) -> Response:
+    """``/api/v1/accounts/:id/statuses``: an account's latest posts, newest first."""
+    account = _account_by_id(host, wanted)
+    if account is None or deleted_is_gone(host, account) or hidden_by_pleroma(host, account):
+        return _not_found(host)
+    if is_tombstone(host, account):
+        return json_response(200, [])
+    limit = _int_param(req.param("limit"), 20, 1, 40)
+    return json_response(200, status_entities(scenario, host, account, limit, req.param("max_id")))
+
+
+def _mastodon_account(scenario: Scenario, host: Host, wanted: str) -> Response:
+    """``/api/v1/accounts/:id``: a local account, or a remote one known as a successor."""
+    account = _account_by_id(host, wanted)
+    if account is not None:
+        if deleted_is_gone(host, account) or hidden_by_pleroma(host, account):
+            return _not_found(host)
+        return json_response(200, account_entity(scenario, host, account, host))
+    remote = _remote_account_by_id(scenario, host, wanted)
+    if remote is not None:
+        return json_response(200, remote)
+    return _not_found(host)
 
 
 def _remote_account_by_id(scenario: Scenario, viewer: Host, wanted: str) -> dict[str, Any] | None:

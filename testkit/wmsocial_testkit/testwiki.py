@@ -213,6 +213,20 @@ class ApiSession:
             self.write(action="managetags", operation="create", tag=tag, reason="test")
 
 
+@dataclass(frozen=True)
+class WikiSetup:
+    """How a :class:`LocalWiki` is installed and started, when the defaults do not fit."""
+
+    mediawiki_dir: str | os.PathLike[str] = MEDIAWIKI_DIR
+    php: str = "php"
+    bot_name: str = "WmsocialBot"
+    human_name: str = "Admin"
+    start_timeout: float = 30.0
+
+
+DEFAULT_SETUP = WikiSetup()
+
+
 class LocalWiki:
     """One throwaway MediaWiki: install once into ``root``, serve it with ``php -S``.
 
@@ -225,25 +239,21 @@ class LocalWiki:
         root: str | os.PathLike[str] | None = None,
         *,
         port: int = 0,
-        mediawiki_dir: str | os.PathLike[str] = MEDIAWIKI_DIR,
-        php: str = "php",
-        bot_name: str = "WmsocialBot",
-        human_name: str = "Admin",
-        start_timeout: float = 30.0,
+        setup: WikiSetup = DEFAULT_SETUP,
         die_with_parent: bool = True,
     ) -> None:
         self._own_root = root is None
         self.root = Path(root) if root is not None else Path(tempfile.mkdtemp(prefix="testwiki-"))
         self.requested_port = port
         self.port = port
-        self.mediawiki_dir = Path(mediawiki_dir)
-        self.php = php
-        self.bot_name = bot_name
-        self.human_name = human_name
-        self.start_timeout = start_timeout
+        self.mediawiki_dir = Path(setup.mediawiki_dir)
+        self.php = setup.php
+        self.bot_name = setup.bot_name
+        self.human_name = setup.human_name
+        self.start_timeout = setup.start_timeout
         self.process: subprocess.Popen[bytes] | None = None
-        self.bot = Account(bot_name, "", "")
-        self.human = Account(human_name, "", "")
+        self.bot = Account(setup.bot_name, "", "")
+        self.human = Account(setup.human_name, "", "")
         self._log: Any = None
         self.supervisor_pid: int | None = None  # set by the CLI's foreground ``start``
         # Linux: the PHP server gets SIGTERM when this process dies, even by SIGKILL, so a
@@ -660,7 +670,7 @@ def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="testwiki", description="A throwaway local MediaWiki for wmsocial-bot."
     )
@@ -679,25 +689,43 @@ def main(argv: list[str] | None = None) -> int:
     p_run.add_argument("--dir", type=Path)
     p_run.add_argument("--port", type=int, default=0)
     p_run.add_argument("cmd", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
-    args = parser.parse_args(argv)
+    return parser
 
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
     if args.command == "stop":
         stopped = stop_dir(args.dir)
         print("stopped" if stopped else "not running")
         return 0
     if args.command == "info":
-        state_file = args.dir / STATE_FILE
-        if not state_file.exists():
-            print(f"no test wiki in {args.dir}", file=sys.stderr)
-            return 1
-        print(state_file.read_text(), end="")
-        return 0
-
+        return _print_info(args.dir)
     if args.command == "start" and args.detach and args.dir is None:
         parser.error("--detach needs --dir (to stop it later)")
+    wiki = _start_wiki(args)
+    if wiki is None:
+        return 1
+    if args.command == "run":
+        return _run_command(parser, wiki, args.cmd)
+    return _serve(wiki, detach=args.detach)
+
+
+def _print_info(root: Path) -> int:
+    """``info``: the JSON a started wiki wrote, again."""
+    state_file = root / STATE_FILE
+    if not state_file.exists():
+        print(f"no test wiki in {root}", file=sys.stderr)
+        return 1
+    print(state_file.read_text(), end="")
+    return 0
+
+
+def _start_wiki(args: argparse.Namespace) -> LocalWiki | None:
+    """``start`` and ``run``: a started wiki, or None after saying on stderr why not."""
     if args.dir is not None and _alive(_state_pid(args.dir), "php"):
         print(f"a test wiki is already running from {args.dir}", file=sys.stderr)
-        return 1
+        return None
     wiki = LocalWiki(args.dir, port=args.port, die_with_parent=not getattr(args, "detach", False))
     if args.command == "start" and not args.detach:
         wiki.supervisor_pid = os.getpid()
@@ -705,20 +733,26 @@ def main(argv: list[str] | None = None) -> int:
         wiki.start()
     except LocalWikiError as exc:
         print(f"testwiki: {exc}", file=sys.stderr)
-        return 1
+        return None
+    return wiki
 
-    if args.command == "run":
-        cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
-        if not cmd:
-            wiki.stop()
-            parser.error("run needs a command after --")
-        try:
-            return subprocess.call(cmd, env=dict(os.environ, **wiki.env()))
-        finally:
-            wiki.stop()
 
+def _run_command(parser: argparse.ArgumentParser, wiki: LocalWiki, cmd: list[str]) -> int:
+    """``run``: the command's exit status; the wiki stops whatever happens."""
+    cmd = cmd[1:] if cmd[:1] == ["--"] else cmd
+    if not cmd:
+        wiki.stop()
+        parser.error("run needs a command after --")
+    try:
+        return subprocess.call(cmd, env=dict(os.environ, **wiki.env()))
+    finally:
+        wiki.stop()
+
+
+def _serve(wiki: LocalWiki, *, detach: bool) -> int:
+    """``start``: print the JSON, then hand the server over (``--detach``) or serve until told."""
     print(json.dumps(wiki.info(), indent=2), flush=True)
-    if args.detach:
+    if detach:
         wiki.detach()
         return 0
     signal.signal(signal.SIGTERM, _raise_interrupt)

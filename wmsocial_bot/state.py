@@ -41,6 +41,18 @@ log = logging.getLogger(__name__)
 BEFORE_COMMIT_EVENT = "wmsocial_bot.state.before-commit"
 
 
+_HOME_STATE = "~/.local/state/"
+
+
+def state_file(path: str) -> Path:
+    """The state file ``path`` names; under ``~/.local/state/`` it follows ``$XDG_STATE_HOME``
+    (as Pywikibot's files do, docs/wiki.md), so one variable moves all of the bot's state."""
+    xdg = os.environ.get("XDG_STATE_HOME")
+    if xdg and path.startswith(_HOME_STATE):
+        return Path(xdg) / path.removeprefix(_HOME_STATE)
+    return Path(path).expanduser()
+
+
 # Each entry upgrades the schema by one version; never edit a released entry, append a new one.
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -332,7 +344,7 @@ class SqliteStore:
         self._stop_heartbeat = threading.Event()
         self._heartbeat: threading.Thread | None = None
         if self.path != ":memory:":
-            given = Path(self.path).expanduser()
+            given = state_file(self.path)
             if given.is_dir():
                 raise ConfigError(
                     f"state.path: {given} is a directory; give the path of a file, "

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,9 +47,13 @@ BASIC = SCENARIOS / "basic.json"
 
 def pytest_configure(config: pytest.Config) -> None:
     """No test reaches the internet: every request must go to an endpoint override (the bot
-    refuses any other host while ``$WMSOCIAL_BOT_OFFLINE`` is set; subprocesses inherit it)."""
+    refuses any other host while ``$WMSOCIAL_BOT_OFFLINE`` is set; subprocesses inherit it),
+    and none writes the user's own state."""
     del config
     os.environ[OFFLINE] = "1"
+    # Nor does a test touch the bot's real state (a `check` or `run` without a [state] path):
+    # the default state file and Pywikibot's files follow $XDG_STATE_HOME.
+    os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="wmsocial-test-state-")
 
 
 def skip_or_fail(reason: str) -> NoReturn:

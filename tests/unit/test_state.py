@@ -15,7 +15,7 @@ import pytest
 
 from wmsocial_bot.errors import ConfigError, LeaseHeld
 from wmsocial_bot.model import Identity
-from wmsocial_bot.state import MIGRATIONS, SqliteStore
+from wmsocial_bot.state import MIGRATIONS, SqliteStore, state_file
 
 
 def test_identities_round_trip_and_update(tmp_path: Path) -> None:
@@ -208,3 +208,15 @@ def test_the_space_reserve_stays_in_the_file(tmp_path: Path) -> None:
     assert free * 4096 >= 200_000 * 0.9, "the freed pages stay for the run's own writes"
     assert store._db.execute("SELECT count(*) FROM reserve").fetchone()[0] == 0
     store.close()
+
+
+def test_the_default_state_file_follows_xdg_state_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    assert state_file("~/.local/state/wmsocial-bot/state.sqlite3") == (
+        tmp_path / "wmsocial-bot" / "state.sqlite3"
+    )
+    assert state_file("/data/state.sqlite3") == Path("/data/state.sqlite3")
+    monkeypatch.delenv("XDG_STATE_HOME")
+    assert state_file("~/x.sqlite3") == Path.home() / "x.sqlite3"

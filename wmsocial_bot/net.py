@@ -149,6 +149,9 @@ class ShareSpent(TimedOut):
 
 NOT_CHECKED = "not checked: the run's time budget ran out"
 NOT_CHECKED_PREFIX = "not checked: "  # every sentence of an account left for the next run
+# The sentence of an account left because the bot's share of its host's rate limit is spent
+# (never-asked platforms' own sentences start "not checked: " too, for other reasons).
+SHARE_SPENT_PREFIX = f"{NOT_CHECKED_PREFIX}the bot's share of "
 
 # Failures worth another try; HostDown, RateLimited and TimedOut are deliberately not among them.
 TRANSIENT_ERRORS = (requests.ConnectionError, requests.Timeout, httpx.TransportError)
@@ -732,7 +735,7 @@ class Net:
 
     def _share_spent(self, host: str, gate: _Gate) -> ShareSpent:
         exc = ShareSpent(
-            f"{NOT_CHECKED_PREFIX}the bot's share of {host}'s rate limit "
+            f"{SHARE_SPENT_PREFIX}{host}'s rate limit "
             f"({gate.budget} of {gate.advertised} requests per window) is used up for now; "
             "left for the next run"
         )

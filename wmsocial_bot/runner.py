@@ -31,7 +31,7 @@ from wmsocial_bot.decide import Decision
 from wmsocial_bot.errors import WikiError, WritesDisabled
 from wmsocial_bot.fix import FixResult
 from wmsocial_bot.model import CheckResult, Finding
-from wmsocial_bot.net import NOT_CHECKED, NOT_CHECKED_PREFIX
+from wmsocial_bot.net import NOT_CHECKED, SHARE_SPENT_PREFIX
 from wmsocial_bot.notices import neutral, render_dry_run_diff
 from wmsocial_bot.plan import (
     STATUS_SUMMARY,
@@ -117,11 +117,7 @@ class PageReport:
                 f"  {NOT_CHECKED} for {len(unchecked)} accounts (see [network] run_budget); "
                 "what was checked is recorded and reported"
             )
-        waiting = [
-            r
-            for r in self.results
-            if r.detail.startswith(NOT_CHECKED_PREFIX) and r.detail != NOT_CHECKED
-        ]
+        waiting = [r for r in self.results if r.detail.startswith(SHARE_SPENT_PREFIX)]
         if waiting:
             lines.append(
                 f"  not checked: {len(waiting)} accounts are left for the next run, the bot's "

@@ -18,7 +18,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from wmsocial_bot.config import Config, PolicyConfig, WikiConfig
-from wmsocial_bot.model import Account, CheckResult, Status
+from wmsocial_bot.identify import BY_NAME
+from wmsocial_bot.model import Account, CheckResult, Span, Status
+from wmsocial_bot.net import SHARE_SPENT_PREFIX
 from wmsocial_bot.notices import reported_markers
 from wmsocial_bot.plan import AddTalkSection, EditPage, RecordRun, UpdateStatusPage
 from wmsocial_bot.run import PageReport, RunOptions, run_bot
@@ -363,3 +365,17 @@ def test_pywikibots_simulate_is_a_dry_run() -> None:
     assert bot.wiki.writes == [] and bot.store.streaks() == {}
     assert [type(a) for a in report.plan] == [RecordRun, EditPage, AddTalkSection]
     assert any(f"--- new section on [[{TALK}]] ---" in line for line in bot.echoed)
+
+
+def test_never_asked_accounts_are_not_reported_as_left_for_the_next_run() -> None:
+    # X's own sentence starts "not checked: " too; only a spent host share leaves accounts
+    # for the next run (the summary said "1 accounts are left for the next run" for X).
+    x = Account("x", "wikimedia", "https://x.com/wikimedia", None, Span(0, 1), 1)
+    masto = Account("mastodon", "a@busy.example", None, None, Span(2, 3), 2)
+    report = PageReport("P")
+    report.results = [
+        CheckResult(x, Status.UNVERIFIABLE, BY_NAME["x"].unasked or ""),
+        CheckResult(masto, Status.UNVERIFIABLE, f"{SHARE_SPENT_PREFIX}busy.example's rate limit"),
+    ]
+    waiting = [line for line in report.summary_lines() if "left for the next run" in line]
+    assert len(waiting) == 1 and "1 accounts" in waiting[0]

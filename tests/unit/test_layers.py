@@ -28,7 +28,19 @@ IO_LIBRARIES = (
 
 @pytest.mark.parametrize(
     "module",
-    ["wmsocial_bot.extract", "wmsocial_bot.decide", "wmsocial_bot.fix", "wmsocial_bot.notices"],
+    [
+        "wmsocial_bot.extract",
+        "wmsocial_bot.decide",
+        "wmsocial_bot.fix",
+        "wmsocial_bot.notices",
+        # the other pure stages: the plan of writes, the dashboard, the pure explainers
+        "wmsocial_bot.plan",
+        "wmsocial_bot.dashboard",
+        "wmsocial_bot.gate",
+        "wmsocial_bot.relme",
+        "wmsocial_bot.servers",
+        "wmsocial_bot.profiles",
+    ],
 )
 def test_pure_stage_loads_no_io_library(module: str) -> None:
     code = (

@@ -26,7 +26,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
@@ -200,13 +200,23 @@ def fresh(simulator: Simulator, scenario: Path) -> Iterator[Simulator]:
     assert simulator.errors == [], "\n".join(simulator.errors)
 
 
-@pytest.fixture(scope="module")
-def basic_sim() -> Iterator[Simulator]:
-    with Simulator(BASIC) as simulator:
-        yield simulator
+def scenario_fixtures(scenario: Path, name: str, server: str) -> tuple[Any, Any]:
+    """Two fixtures for a scenario: ``server`` (one simulator per module) and ``name`` (that
+    simulator handed to each test freshly loaded).  Assign both in the test module:
+    ``platforms_sim, psim = scenario_fixtures(SCENARIO, "psim", "platforms_sim")``.
+    """
+
+    @pytest.fixture(scope="module", name=server)
+    def module_simulator() -> Iterator[Simulator]:
+        with Simulator(scenario) as simulator:
+            yield simulator
+
+    @pytest.fixture(name=name)
+    def test_simulator(request: pytest.FixtureRequest) -> Iterator[Simulator]:
+        with fresh(request.getfixturevalue(server), scenario) as simulator:
+            yield simulator
+
+    return module_simulator, test_simulator
 
 
-@pytest.fixture
-def sim(basic_sim: Simulator) -> Iterator[Simulator]:
-    with fresh(basic_sim, BASIC) as simulator:
-        yield simulator
+basic_sim, sim = scenario_fixtures(BASIC, "sim", "basic_sim")

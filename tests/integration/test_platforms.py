@@ -27,7 +27,7 @@ from wmsocial_bot.config import NetworkConfig
 from wmsocial_bot.extract import extract_accounts
 from wmsocial_bot.model import CheckResult, Status
 from wmsocial_bot.net import Net
-from wmsocial_testkit.fixtures import SCENARIOS, fresh
+from wmsocial_testkit.fixtures import SCENARIOS, scenario_fixtures
 from wmsocial_testkit.simulator import Simulator
 
 pytestmark = pytest.mark.simulator
@@ -93,16 +93,7 @@ def sim_net(sim: Simulator, **config: Any) -> Net:
     return Net(NetworkConfig(**config), sim.overrides())
 
 
-@pytest.fixture(scope="module")
-def platforms_sim() -> Iterator[Simulator]:
-    with Simulator(SCENARIO) as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def psim(platforms_sim: Simulator) -> Iterator[Simulator]:
-    with fresh(platforms_sim, SCENARIO) as simulator:
-        yield simulator
+platforms_sim, psim = scenario_fixtures(SCENARIO, "psim", "platforms_sim")
 
 
 def every_host_answers(sim: Simulator, **host: Any) -> None:

@@ -9,7 +9,6 @@ The test sets each run's clock; between runs it changes the simulated profiles.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from wmsocial_bot.run import RunOptions, run_bot
 from wmsocial_bot.state import SqliteStore
 from wmsocial_bot.wiki import Wiki
 from wmsocial_testkit.fakewiki import BOT, FakeWiki
-from wmsocial_testkit.fixtures import fresh
+from wmsocial_testkit.fixtures import scenario_fixtures
 from wmsocial_testkit.simulator import Simulator
 from wmsocial_testkit.testwiki import ApiSession
 
@@ -51,16 +50,7 @@ LOST_FIELD = [
 ]
 
 
-@pytest.fixture(scope="module")
-def verification_sim() -> Iterator[Simulator]:
-    with Simulator(SCENARIO) as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def vsim(verification_sim: Simulator) -> Iterator[Simulator]:
-    with fresh(verification_sim, SCENARIO) as simulator:
-        yield simulator
+verification_sim, vsim = scenario_fixtures(SCENARIO, "vsim", "verification_sim")
 
 
 def make_config(sim: Simulator, tmp_path: Path, **wiki: object) -> Config:

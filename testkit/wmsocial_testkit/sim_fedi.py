@@ -540,7 +540,9 @@ def misskey_user(scenario: Scenario, host: Host, account: FediAccount) -> dict[s
         "lang": None,
         "fields": [{"name": f.name, "value": f.value} for f in account.fields],
         "verifiedLinks": [f.value for f in account.fields if f.verified_at],
-        "followersCount": account.followers_count,
+        # UserEntityService.ts: a count its owner hides is sent as 0 (followersCount ?? 0);
+        # a scenario's -1 (Mastodon's "hidden") stands for followersVisibility "followers".
+        "followersCount": max(account.followers_count, 0),
         "followingCount": account.following_count,
         "notesCount": account.statuses_count,
         "pinnedNoteIds": [],
@@ -548,7 +550,7 @@ def misskey_user(scenario: Scenario, host: Host, account: FediAccount) -> dict[s
         "pinnedPageId": None,
         "pinnedPage": None,
         "publicReactions": True,
-        "followersVisibility": "public",
+        "followersVisibility": "public" if account.followers_count >= 0 else "followers",
         "followingVisibility": "public",
         "roles": [],
         "memo": None,

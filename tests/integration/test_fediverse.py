@@ -248,3 +248,20 @@ def test_pleroma_and_akkoma_never_say_a_link_is_unverified(
     assert verdicts["https://pleroma.example/@alive"].verified is None
     assert verdicts["https://akkoma.example/@alive"].verified is None
     assert verdicts["https://m47.example/@alive"].verified is True
+
+
+def test_misskey_shows_posts_and_followers_unless_the_owner_hides_them(fedi: Simulator) -> None:
+    """Dashboard figures from users/show (UserEntityService.ts): notesCount and followersCount,
+    which a hidden count sends as 0 with followersVisibility other than public."""
+    fedi.load(SCENARIO)
+    fedi.update_account("misskey.example", "alive", followers_count=40)
+    fedi.update_account("misskey.example", "stale", followers_count=-1)
+    try:
+        net = Net(NetworkConfig(timeout=3.0), fedi.overrides())
+        page = "* https://misskey.example/@alive\n* https://misskey.example/@stale\n"
+        alive, hidden = check_accounts(extract_accounts(page).accounts, net)
+    finally:
+        fedi.load(SCENARIO)
+    assert alive.reach is not None and hidden.reach is not None
+    assert (alive.reach.posts_total, alive.reach.followers) == (12, 40)
+    assert (hidden.reach.posts_total, hidden.reach.followers) == (30, None)  # not "0 followers"

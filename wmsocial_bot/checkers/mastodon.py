@@ -805,6 +805,7 @@ class _Fediverse:
             "suspended": bool(body.get("isSuspended")),
             "limited": bool(body.get("isSilenced")),
             "statuses_count": body.get("notesCount"),
+            "followers_count": _misskey_followers(body),
             "last_status_at": body.get("updatedAt"),
             "verified": True if verified_links else (False if links else None),
             # The profile's links, read here: Misskey's fields and bio are plain text.
@@ -1029,3 +1030,15 @@ def _profile(data: Mapping[str, Any], url: str) -> Profile:
         and isinstance(fields, list)
         and any(isinstance(f, Mapping) and "verified_at" in f for f in fields),
     )
+
+
+def _misskey_followers(body: Mapping[str, Any]) -> int | None:
+    """Misskey's follower count, or None where the owner hides it.
+
+    UserEntityService.ts (misskey-dev/misskey, ee06152) sends ``followersCount: followersCount
+    ?? 0``: a hidden count comes as 0, and only the visibility setting (``ffVisibility``, since
+    2023.12 ``followersVisibility``) tells a real 0 from a hidden one.
+    """
+    visibility = body.get("followersVisibility", body.get("ffVisibility"))
+    count = body.get("followersCount")
+    return count if visibility == "public" and isinstance(count, int) else None

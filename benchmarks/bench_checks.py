@@ -121,9 +121,10 @@ def ideal_client(base: str, hosts: dict[str, list[str]], caps: dict[str, int]) -
     return time.perf_counter() - t0
 
 
-def minimal_requests(args: argparse.Namespace) -> dict[str, list[str]]:
+def minimal_requests(args: argparse.Namespace, *, feeds: bool = True) -> dict[str, list[str]]:
     """The requests a perfect checker needs: one lookup per Mastodon account; on Bluesky, one
-    getProfiles per 25 accounts and every account's feed."""
+    getProfiles per 25 accounts and, on a first run, every account's feed (on a second run the
+    stored last activity settles every verdict: docs/platforms.md, Bluesky)."""
     out = {
         f"host{h:02d}.example": [
             f"/api/v1/accounts/lookup?acct=user{i}" for i in range(args.per_host)
@@ -134,7 +135,9 @@ def minimal_requests(args: argparse.Namespace) -> dict[str, list[str]]:
     out[APPVIEW] = [
         "/xrpc/app.bsky.actor.getProfiles?" + "&".join(f"actors={d}" for d in dids[i : i + 25])
         for i in range(0, len(dids), 25)
-    ] + [f"/xrpc/app.bsky.feed.getAuthorFeed?actor={d}&limit=30" for d in dids]
+    ]
+    if feeds:
+        out[APPVIEW] += [f"/xrpc/app.bsky.feed.getAuthorFeed?actor={d}&limit=30" for d in dids]
     return out
 
 
@@ -201,14 +204,14 @@ def run(args: argparse.Namespace, base: str, data: dict[str, Any]) -> None:
     accounts = extract_accounts(page(args.hosts, args.per_host, args.bluesky)).accounts
     n_mastodon = args.hosts * args.per_host
     n_bluesky = args.bluesky
-    minimal = minimal_requests(args)
-    caps = {host: args.cap for host in minimal} | {APPVIEW: args.appview_cap}
+    caps = {host: args.cap for host in minimal_requests(args)} | {APPVIEW: args.appview_cap}
 
     known: dict[str, Identity] = {}
     first_wall = 0.0
     for label in ("first run", "second run (state kept)"):
         reset(base)
         ideal_cpu0 = time.process_time()
+        minimal = minimal_requests(args, feeds=label == "first run")
         ideal = ideal_client(base, minimal, caps)
         ideal_cpu = time.process_time() - ideal_cpu0
         reset(base)
@@ -251,9 +254,9 @@ def run(args: argparse.Namespace, base: str, data: dict[str, Any]) -> None:
             first_wall = wall
         print(f"  requests per Mastodon account: {mastodon_requests / n_mastodon:.3f} (goal 1.0)")
         if n_bluesky:
+            goal = "<= 1.05" if label == "first run" else "<= 0.1: the stored activity decides"
             print(
-                f"  requests per Bluesky account: {bluesky_requests / n_bluesky:.3f} "
-                "(goal <= 1.05: every run reads every feed)"
+                f"  requests per Bluesky account: {bluesky_requests / n_bluesky:.3f} (goal {goal})"
             )
         print(
             f"  429s received: {len(too_many)}; after the first second on a host: {len(late)} "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -100,19 +101,26 @@ def test_old_handle_taken_by_another_account_is_never_ok(sim: Simulator) -> None
     assert second.new_handle == "alice-moved.bsky.social"
 
 
-def test_bluesky_batches_25_profiles_per_call_and_reads_every_feed_each_run(
-    sim: Simulator,
-) -> None:
-    for n in range(30):
+def _bulk_bluesky(
+    sim: Simulator, count: int, last_post_at: str = "2026-11-01T00:00:00Z"
+) -> list[str]:
+    """``count`` live Bluesky accounts with 5 posts; their links."""
+    for n in range(count):
         letters = chr(97 + n // 26) + chr(97 + n % 26)
         sim.update_bluesky(
             f"did:plc:bulk{letters}".ljust(32, "z"),
             handle=f"bulk{n}.bsky.social",
             state="ok",
             posts_count=5,
-            last_post_at="2026-11-01T00:00:00Z",
+            last_post_at=last_post_at,
         )
-    links = [f"https://bsky.app/profile/bulk{n}.bsky.social" for n in range(30)]
+    return [f"https://bsky.app/profile/bulk{n}.bsky.social" for n in range(count)]
+
+
+def test_bluesky_batches_25_profiles_per_call_and_reads_a_feed_only_when_the_verdict_needs_it(
+    sim: Simulator,
+) -> None:
+    links = _bulk_bluesky(sim, 30)
     first = run_checks(sim, links)
     assert {r.status for r in first} == {Status.OK}
     assert sim.count(path_prefix="/xrpc/app.bsky.actor.getProfiles") == 2
@@ -120,11 +128,46 @@ def test_bluesky_batches_25_profiles_per_call_and_reads_every_feed_each_run(
     sim.reset_log()
     known = {r.account.key: r.learned for r in first if r.learned is not None}
     second = run_checks(sim, links, known=known)
+    # Seen posting on 2026-11-01, each account cannot be inactive (365 days) before 2027-11-01:
+    # the feeds need not be read again while postsCount is the one stored.
     assert {r.status for r in second} == {Status.OK}
-    # An unchanged postsCount proves nothing (a post deleted and another written, reposts):
-    # every run reads every feed (tests/contracts/bluesky.json, post_swapped).
     assert sim.count(path_prefix="/xrpc/app.bsky.actor.getProfiles") == 2
-    assert sim.count(path_prefix="/xrpc/app.bsky.feed.getAuthorFeed") == 30
+    assert sim.count(path_prefix="/xrpc/app.bsky.feed.getAuthorFeed") == 0
+    assert [r.last_activity for r in second] == [r.last_activity for r in first]
+    assert all("as an earlier run read its feed" in r.detail for r in second)
+    assert [r.learned for r in second] == [
+        replace(r.learned, seen_at=NOW) for r in first if r.learned is not None
+    ]
+    assert all(r.reach is not None and r.reach.posts_total == 5 for r in second)
+
+
+def test_bluesky_feed_is_read_again_when_the_stored_activity_is_too_old_to_decide(
+    sim: Simulator,
+) -> None:
+    [link] = _bulk_bluesky(sim, 1, last_post_at="2025-12-01T00:00:00Z")
+    (first,) = run_checks(sim, [link])
+    assert first.status is Status.OK and first.learned is not None
+    sim.reset_log()
+    # A stricter rule (300 days): the stored 2025-12-01 no longer proves the account active.
+    net = Net(NetworkConfig(timeout=3.0), sim.overrides())
+    [account] = extract_accounts(f"* {link}\n").accounts
+    (second,) = check_accounts(
+        [account], net, now=NOW, inactive_days=300, known={account.key: first.learned}
+    )
+    assert sim.count(path_prefix="/xrpc/app.bsky.feed.getAuthorFeed") == 1
+    assert second.status is Status.INACTIVE, second.detail
+
+
+def test_bluesky_feed_is_read_again_when_the_post_count_changed(sim: Simulator) -> None:
+    [link] = _bulk_bluesky(sim, 1)
+    (first,) = run_checks(sim, [link])
+    assert first.learned is not None
+    sim.update_bluesky(first.learned.ident, posts_count=6, last_post_at="2026-11-20T00:00:00Z")
+    sim.reset_log()
+    (second,) = run_checks(sim, [link], known={first.account.key: first.learned})
+    assert sim.count(path_prefix="/xrpc/app.bsky.feed.getAuthorFeed") == 1
+    assert second.last_activity is not None and second.last_activity.isoformat() == "2026-11-20"
+    assert second.reach is not None and second.reach.last_post == second.last_activity
 
 
 def test_429s_are_paced_and_retried_into_the_true_verdicts(sim: Simulator) -> None:

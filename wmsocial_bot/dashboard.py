@@ -18,9 +18,8 @@ from typing import Any
 
 from wmsocial_bot.decide import owner_of
 from wmsocial_bot.identify import NAMES, PLATFORMS, shown_handle
-from wmsocial_bot.model import Account, CheckResult, Identity, Reach
+from wmsocial_bot.model import Account, CheckResult, Identity, Reach, ReachRecord
 from wmsocial_bot.notices import inert, platform_name
-from wmsocial_bot.state import ReachRecord
 
 # The platforms whose checks see activity figures (docs/dashboard.md says which, and where from).
 SHOWS_FIGURES = frozenset(p.name for p in PLATFORMS if p.reports_activity)

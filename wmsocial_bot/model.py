@@ -6,7 +6,8 @@ Everything here is a frozen dataclass so that stages cannot change each other's 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -386,3 +387,39 @@ class StatusRow:
     verified: bool | None
     owner: str | None
     detail: str
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What one run learned about a page's accounts, written in one transaction.
+
+    ``checks``: (account key, status, detail, new url); ``outages``: (scope, bad, total);
+    ``resolved``: finding markers no longer true; ``reach``: (account key, platform, figures)
+    per account, for the dashboard.  ``relme_pages``: the linked pages read in this run
+    (replacing the older reading); ``fields``: (account key, field name, verified now) of the
+    profiles seen (verification help).  ``servers``: (host, facts as JSON) of the movement's
+    servers read, replacing the last facts.
+    """
+
+    started: datetime
+    pages: Sequence[str]
+    checks: Sequence[tuple[str, str, str, str | None]] = ()
+    streaks: Mapping[str, Streak] = field(default_factory=dict)
+    outages: Sequence[tuple[str, int, int]] = ()
+    identities: Sequence[Identity] = ()
+    resolved: Sequence[str] = ()
+    reach: Sequence[tuple[str, str, Reach]] = ()
+    dry_run: bool = False
+    relme_pages: Sequence[RelMePage] = ()
+    fields: Sequence[tuple[str, str, bool]] = ()
+    servers: Sequence[tuple[str, str]] = ()
+
+
+@dataclass(frozen=True)
+class ReachRecord:
+    """What one run's check of one account showed of its activity and followers."""
+
+    key: str  # Account.key
+    platform: str
+    checked_at: datetime
+    reach: Reach

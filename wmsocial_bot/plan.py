@@ -19,7 +19,18 @@ from wmsocial_bot.dashboard import OwnerRow, owner_rows, reach_rows, status_sect
 from wmsocial_bot.decide import Decision
 from wmsocial_bot.extract import Extraction
 from wmsocial_bot.fix import FixResult, apply_fixes
-from wmsocial_bot.model import CheckResult, FieldCheck, Finding, Fix, RelMePage, Status, StatusRow
+from wmsocial_bot.model import (
+    CheckResult,
+    FieldCheck,
+    Finding,
+    Fix,
+    FixRecord,
+    ReachRecord,
+    RelMePage,
+    RunRecord,
+    Status,
+    StatusRow,
+)
 from wmsocial_bot.notices import (
     VERIFICATION_HEADING,
     neutral,
@@ -41,7 +52,6 @@ from wmsocial_bot.servers import (
     to_store,
 )
 from wmsocial_bot.servers import status_section as servers_section
-from wmsocial_bot.state import FixRecord, ReachRecord, RunRecord
 
 SUMMARY_LIMIT = 450
 FIX_SUMMARY = "Bot: updating moved or renamed social media accounts: "

@@ -21,9 +21,9 @@ import sqlite3
 import sys
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
@@ -31,7 +31,15 @@ from typing import Protocol
 from wmsocial_bot.errors import ConfigError, LeaseHeld
 
 # FixRecord and Streak live in model (pure, so that decide needs no sqlite3); importable here too.
-from wmsocial_bot.model import FixRecord, Identity, Reach, RelMePage, Streak
+from wmsocial_bot.model import (  # records re-exported: callers import them from here too
+    FixRecord,
+    Identity,
+    Reach,
+    ReachRecord,
+    RelMePage,
+    RunRecord,
+    Streak,
+)
 
 log = logging.getLogger(__name__)
 
@@ -180,42 +188,6 @@ MIGRATIONS: tuple[str, ...] = (
 # found before the run does anything, not when it records what it did.
 RESERVE_BYTES = 1 << 20
 LEASE_NAME = "run"
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """What one run learned about a page's accounts, written in one transaction.
-
-    ``checks``: (account key, status, detail, new url); ``outages``: (scope, bad, total);
-    ``resolved``: finding markers no longer true; ``reach``: (account key, platform, figures)
-    per account, for the dashboard.  ``relme_pages``: the linked pages read in this run
-    (replacing the older reading); ``fields``: (account key, field name, verified now) of the
-    profiles seen (verification help).  ``servers``: (host, facts as JSON) of the movement's
-    servers read, replacing the last facts.
-    """
-
-    started: datetime
-    pages: Sequence[str]
-    checks: Sequence[tuple[str, str, str, str | None]] = ()
-    streaks: Mapping[str, Streak] = field(default_factory=dict)
-    outages: Sequence[tuple[str, int, int]] = ()
-    identities: Sequence[Identity] = ()
-    resolved: Sequence[str] = ()
-    reach: Sequence[tuple[str, str, Reach]] = ()
-    dry_run: bool = False
-    relme_pages: Sequence[RelMePage] = ()
-    fields: Sequence[tuple[str, str, bool]] = ()
-    servers: Sequence[tuple[str, str]] = ()
-
-
-@dataclass(frozen=True)
-class ReachRecord:
-    """What one run's check of one account showed of its activity and followers."""
-
-    key: str  # Account.key
-    platform: str
-    checked_at: datetime
-    reach: Reach
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,12 @@
 
 * :data:`FIGURES`: what the suite counted (cases, injected faults, false verdicts, duplicates);
   ``tests/faults/conftest.py`` prints it at the end of the session.
+* :class:`Stage`: the fixtures a test's scene is set on (wiki, human, simulator, title, directory),
+  as one record (the ``stage`` fixture of ``tests/faults/conftest.py``).
+* :func:`write_config`: a test's :class:`SuiteConfig` as a TOML file.
 * :func:`run_cli`: one ``wmsocial-bot run`` in a subprocess against the local wiki and the
-  simulator, optionally killed with SIGKILL at a named point (``WMSOCIAL_BOT_CRASH_AT``, run
-  through the test kit's :mod:`wmsocial_testkit.crashrun`) or
+  simulator, optionally (:class:`RunOptions`) killed with SIGKILL at a named point
+  (``WMSOCIAL_BOT_CRASH_AT``, run through the test kit's :mod:`wmsocial_testkit.crashrun`) or
   when a condition becomes true (polled).
 * :class:`WikiProxy`: a fault-injecting HTTP proxy in front of the local wiki (edit conflicts,
   maxlag, read-only, ...), with a log of every API call; :func:`pywikibot_dir_via` makes a
@@ -26,17 +29,21 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 
 from wmsocial_bot.state import MIGRATIONS
 from wmsocial_testkit.crashrun import CRASH_AT
+
+if TYPE_CHECKING:
+    from wmsocial_testkit.simulator import Simulator
+    from wmsocial_testkit.testwiki import ApiSession, LocalWiki
 
 # ---- figures ---------------------------------------------------------------------------
 
@@ -80,6 +87,21 @@ class Figures:
 
 FIGURES = Figures()
 
+# ---- a test's scene ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stage:
+    """What a test's scene is set on: the wiki, its human, the simulator, a page title of the
+    test's own and a directory of its own (one record instead of five fixtures)."""
+
+    wiki: LocalWiki
+    human: ApiSession
+    sim: Simulator
+    title: str
+    tmp: Path
+
+
 # ---- the bot in a subprocess -------------------------------------------------------------
 
 
@@ -98,57 +120,72 @@ class CliRun:
         return f"exit {self.returncode} after {self.seconds:.1f} s\n{self.stdout}\n{self.stderr}"
 
 
-def write_config(
-    path: Path,
-    *,
-    pages: Iterable[str],
-    state: Path,
-    endpoints: Mapping[str, str],
-    status_page: str = "",
-    policy: Mapping[str, object] | None = None,
-    network: Mapping[str, object] | None = None,
-    lease_seconds: int | None = None,
-) -> Path:
+@dataclass(frozen=True)
+class SuiteConfig:
+    """What one test's config says; :func:`write_config` writes it as TOML."""
+
+    pages: Sequence[str]
+    state: Path
+    endpoints: Mapping[str, str]
+    status_page: str = ""
+    policy: Mapping[str, object] | None = None
+    network: Mapping[str, object] | None = None
+    lease_seconds: int | None = None
+
+
+def write_config(path: Path, config: SuiteConfig) -> Path:
     """A TOML config for one test: act at once (confirmations 1 over 0 days)."""
-    policy = {"confirmations": 1, "confirm_days": 0, "outage_min_accounts": 10, **(policy or {})}
+    policy = {
+        "confirmations": 1,
+        "confirm_days": 0,
+        "outage_min_accounts": 10,
+        **(config.policy or {}),
+    }
+    network = {"timeout": 5.0, **(config.network or {})}
+    lease = config.lease_seconds
     lines = [
         "[bot]",
         'contact = "User:Fault suite"',  # run refuses to start without one
         "[wiki]",
-        f"pages = {json.dumps(list(pages))}",
-        f"status_page = {json.dumps(status_page)}",
+        f"pages = {json.dumps(list(config.pages))}",
+        f"status_page = {json.dumps(config.status_page)}",
         "[state]",
-        f"path = {json.dumps(str(state))}",
-        *([f"lease_seconds = {lease_seconds}"] if lease_seconds is not None else []),
+        f"path = {json.dumps(str(config.state))}",
+        *([f"lease_seconds = {lease}"] if lease is not None else []),
         "[policy]",
         *[f"{k} = {json.dumps(v)}" for k, v in policy.items()],
         "[network]",
-        *[f"{k} = {json.dumps(v)}" for k, v in {"timeout": 5.0, **(network or {})}.items()],
+        *[f"{k} = {json.dumps(v)}" for k, v in network.items()],
         "[endpoints]",
-        *[f"{json.dumps(host)} = {json.dumps(url)}" for host, url in endpoints.items()],
+        *[f"{json.dumps(host)} = {json.dumps(url)}" for host, url in config.endpoints.items()],
     ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
 
-def run_cli(
-    pywikibot_dir: Path,
-    *args: str,
-    crash_at: str | None = None,
-    kill_when: Callable[[], bool] | None = None,
-    timeout: float = 120.0,
-    env: Mapping[str, str] | None = None,
-    prefix: Sequence[str] = (),
-    kill_signal: int = signal.SIGKILL,
-) -> CliRun:
-    """``python -m wmsocial_bot <args>`` with Pywikibot pointed at ``pywikibot_dir``.
+@dataclass(frozen=True)
+class RunOptions:
+    """How :func:`run_cli` runs the bot, and whether and when it ends it early.
 
     ``crash_at`` runs the bot through the crash launcher (``wmsocial_testkit.crashrun``) with that
-    point; ``kill_when`` is polled every 5 ms and the process is
-    killed with SIGKILL (or sent ``kill_signal``, once) as soon as it returns True.  ``prefix``
-    runs the bot through another command (e.g. ``unshare`` with a shell that sets up a
-    namespace and ``exec "$@"``).
+    point; ``kill_when`` is polled every 5 ms and the process is killed with SIGKILL (or sent
+    ``kill_signal``, once) as soon as it returns True.  ``prefix`` runs the bot through another
+    command (e.g. ``unshare`` with a shell that sets up a namespace and ``exec "$@"``).
     """
+
+    crash_at: str | None = None
+    kill_when: Callable[[], bool] | None = None
+    kill_signal: int = signal.SIGKILL
+    timeout: float = 120.0
+    env: Mapping[str, str] | None = None
+    prefix: Sequence[str] = ()
+
+
+PLAIN_RUN = RunOptions()
+
+
+def run_cli(pywikibot_dir: Path, *args: str, options: RunOptions = PLAIN_RUN) -> CliRun:
+    """``python -m wmsocial_bot <args>`` with Pywikibot pointed at ``pywikibot_dir``."""
     child_env = {
         k: v
         for k, v in os.environ.items()
@@ -156,14 +193,14 @@ def run_cli(
     }
     child_env["PYWIKIBOT_DIR"] = str(pywikibot_dir)
     launch = ["-m", "wmsocial_bot"]
-    if crash_at:
-        child_env[CRASH_AT] = crash_at
+    if options.crash_at:
+        child_env[CRASH_AT] = options.crash_at
         launch = ["-m", "wmsocial_testkit.crashrun"]
-    child_env.update(env or {})
+    child_env.update(options.env or {})
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.monotonic()
         proc = subprocess.Popen(
-            [*prefix, sys.executable, *launch, *args],
+            [*options.prefix, sys.executable, *launch, *args],
             stdout=out,
             stderr=err,
             stdin=subprocess.DEVNULL,
@@ -171,17 +208,7 @@ def run_cli(
             text=True,
         )
         try:
-            while proc.poll() is None:
-                if kill_when is not None and kill_when():
-                    proc.send_signal(kill_signal)
-                    if kill_signal == signal.SIGKILL:
-                        break
-                    kill_when = None  # let it end by itself
-                if time.monotonic() - started > timeout:
-                    proc.kill()
-                    raise AssertionError(f"the bot did not finish within {timeout} s")
-                time.sleep(0.005)
-            proc.wait(timeout=30)
+            _wait_or_end_early(proc, options, started)
         finally:
             if proc.poll() is None:
                 proc.kill()
@@ -190,6 +217,22 @@ def run_cli(
         out.seek(0)
         err.seek(0)
         return CliRun(proc.returncode, out.read(), err.read(), seconds)
+
+
+def _wait_or_end_early(proc: subprocess.Popen[str], options: RunOptions, started: float) -> None:
+    """Wait for the bot, signalling it once ``kill_when`` holds; fail after ``timeout``."""
+    kill_when = options.kill_when
+    while proc.poll() is None:
+        if kill_when is not None and kill_when():
+            proc.send_signal(options.kill_signal)
+            if options.kill_signal == signal.SIGKILL:
+                break
+            kill_when = None  # let it end by itself
+        if time.monotonic() - started > options.timeout:
+            proc.kill()
+            raise AssertionError(f"the bot did not finish within {options.timeout} s")
+        time.sleep(0.005)
+    proc.wait(timeout=30)
 
 
 # ---- the state store -------------------------------------------------------------------

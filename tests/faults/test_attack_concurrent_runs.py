@@ -38,9 +38,13 @@ from typing import Any
 
 import pytest
 from faults.support import (
+    PLAIN_RUN,
     ApiCall,
     CliRun,
     Figures,
+    RunOptions,
+    Stage,
+    SuiteConfig,
     WikiProxy,
     pywikibot_dir_via,
     run_cli,
@@ -82,28 +86,23 @@ class Scene:
     """A page, its talk page, one config and state file, and a proxy per bot process."""
 
     def __init__(
-        self,
-        wiki: LocalWiki,
-        human: ApiSession,
-        sim: Simulator,
-        title: str,
-        tmp: Path,
-        *,
-        state: Path | None = None,
-        lease_seconds: int | None = None,
+        self, stage: Stage, *, state: Path | None = None, lease_seconds: int | None = None
     ) -> None:
-        self.wiki, self.human, self.sim, self.title, self.tmp = wiki, human, sim, title, tmp
-        self.talk = "Talk:" + title
-        self.state = state or tmp / "state.sqlite3"
+        self.wiki, self.human, self.sim = stage.wiki, stage.human, stage.sim
+        self.title, self.tmp = stage.title, stage.tmp
+        self.talk = "Talk:" + self.title
+        self.state = state or self.tmp / "state.sqlite3"
         self.config = write_config(
-            tmp / "config.toml",
-            pages=[title],
-            state=self.state,
-            endpoints=sim.overrides(),
-            lease_seconds=lease_seconds,
+            self.tmp / "config.toml",
+            SuiteConfig(
+                pages=[self.title],
+                state=self.state,
+                endpoints=self.sim.overrides(),
+                lease_seconds=lease_seconds,
+            ),
         )
         self.proxies: list[WikiProxy] = []
-        human.edit(title, PAGE)
+        self.human.edit(self.title, PAGE)
 
     def proxied(self) -> tuple[WikiProxy, Path]:
         """A new proxy to the wiki and a Pywikibot directory that goes through it."""
@@ -114,9 +113,14 @@ class Scene:
         )
         return proxy, pwb
 
-    def run(self, pwb: Path | None = None, *args: str, **kwargs: Any) -> CliRun:
+    def run(self, pwb: Path | None = None, *args: str, options: RunOptions = PLAIN_RUN) -> CliRun:
         return run_cli(
-            pwb or self.wiki.pywikibot_dir, "run", "--config", str(self.config), *args, **kwargs
+            pwb or self.wiki.pywikibot_dir,
+            "run",
+            "--config",
+            str(self.config),
+            *args,
+            options=options,
         )
 
     def text(self, title: str) -> str:
@@ -153,15 +157,8 @@ class Scene:
 
 
 @pytest.fixture
-def scene(
-    fault_wiki: LocalWiki,
-    human: ApiSession,
-    sim: Simulator,
-    writes_on: str,
-    title: str,
-    tmp_path: Path,
-) -> Iterator[Scene]:
-    made = Scene(fault_wiki, human, sim, title, tmp_path)
+def scene(stage: Stage) -> Iterator[Scene]:
+    made = Scene(stage)
     yield made
     made.close()
 
@@ -272,11 +269,11 @@ def test_a_killed_run_on_another_machine_blocks_until_its_lease_expires(
     figures: Figures,
 ) -> None:
     prefix = other_host()
-    scene = Scene(fault_wiki, human, sim, title, tmp_path, lease_seconds=10)
+    scene = Scene(Stage(fault_wiki, human, sim, title, tmp_path), lease_seconds=10)
     try:
         figures.fault("SIGKILL of the lease holder")
         figures.case("attack: a killed run's lease")
-        first = scene.run(crash_at="checks", prefix=prefix)
+        first = scene.run(options=RunOptions(crash_at="checks", prefix=prefix))
         assert first.killed, first
         held = lease_row(scene.state)
         assert held is not None and held["host"] == OTHER_HOST, held
@@ -319,7 +316,7 @@ def test_a_run_that_lost_its_lease_writes_nothing(scene: Scene, figures: Figures
 
     figures.fault("lease taken over during the run")
     figures.case("attack: a run that lost its lease")
-    done = scene.run(kill_when=take_the_lease_once_checking)
+    done = scene.run(options=RunOptions(kill_when=take_the_lease_once_checking))
     assert stolen, "the run made no platform request: the test did not happen"
     assert done.returncode == 0, done
     assert "lost its lease on the state store to another run" in done.stdout, done
@@ -337,9 +334,11 @@ def test_a_run_stopped_with_sigterm_releases_its_lease(scene: Scene, figures: Fi
     figures.fault("SIGTERM during the checks")
     figures.case("attack: a run stopped by its job's timeout")
     stopped = scene.run(
-        prefix=prefix,
-        kill_when=lambda: len(scene.sim.log) >= 1,
-        kill_signal=signal.SIGTERM,
+        options=RunOptions(
+            prefix=prefix,
+            kill_when=lambda: len(scene.sim.log) >= 1,
+            kill_signal=signal.SIGTERM,
+        )
     )
     assert stopped.returncode == 130, stopped
     assert stopped.stderr.strip().splitlines()[-1] == "wmsocial-bot: interrupted", stopped
@@ -485,13 +484,15 @@ def test_a_state_store_that_cannot_be_used_stops_before_any_request(
     command: str,
 ) -> None:
     path, prefix, digest = broken_state(kind, tmp_path)
-    scene = Scene(fault_wiki, human, sim, title, tmp_path, state=path)
+    scene = Scene(Stage(fault_wiki, human, sim, title, tmp_path), state=path)
     try:
         proxy, pwb = scene.proxied()
         figures.fault(f"state store: {kind}")
         figures.case("attack: bad state store")
         if command == "run":
-            done = run_cli(pwb, "run", "--config", str(scene.config), prefix=prefix)
+            done = run_cli(
+                pwb, "run", "--config", str(scene.config), options=RunOptions(prefix=prefix)
+            )
         else:
             page = tmp_path / "page.wiki"
             page.write_text(PAGE, encoding="utf-8")
@@ -502,7 +503,7 @@ def test_a_state_store_that_cannot_be_used_stops_before_any_request(
                 str(page),
                 "--config",
                 str(scene.config),
-                prefix=prefix,
+                options=RunOptions(prefix=prefix),
             )
         assert done.returncode == 2, done
         line = one_line_error(done)

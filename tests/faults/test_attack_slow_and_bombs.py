@@ -29,7 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from faults.support import Figures, run_cli, state_rows, write_config
+from faults.support import Figures, RunOptions, SuiteConfig, run_cli, state_rows, write_config
 
 from wmsocial_bot.checks import check_accounts
 from wmsocial_bot.config import NetworkConfig
@@ -55,13 +55,6 @@ Answer = tuple[int, dict[str, str], bytes]  # status, headers, body
 Route = Callable[[str], Answer | None]  # path -> answer (None: 404)
 
 
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        pass  # a client that hangs up mid-answer is what these tests expect
-
-
 class Hostile:
     """A loopback HTTP server: ``/<host>/<path>`` is answered by ``routes[host](path)``.
 
@@ -73,66 +66,7 @@ class Hostile:
         self.seen: list[tuple[str, str, str]] = []
         self.slow: dict[str, str] = {}  # host -> "headers" | "body": trickled a byte a second
         self.stop = threading.Event()
-        hostile = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                self.answer()
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                self.rfile.read(length)
-                self.answer()
-
-            def answer(self) -> None:
-                _, host, rest = self.path.split("/", 2)
-                hostile.seen.append((host, "/" + rest, self.headers.get("Accept-Encoding", "")))
-                if host in hostile.slow:
-                    self.trickle(hostile.slow[host])
-                    return
-                route = hostile.routes.get(host)
-                found = route("/" + rest) if route else None
-                status, headers, body = found or (404, {}, b'{"error":"Record not found"}')
-                self.send_response(status)
-                headers = {"Content-Type": "application/json", **headers}
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                chunked = headers.get("Transfer-Encoding") == "chunked"
-                if not chunked:
-                    self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                try:
-                    if chunked:
-                        for start in range(0, len(body), 16384):
-                            piece = body[start : start + 16384]
-                            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
-                        self.wfile.write(b"0\r\n\r\n")
-                    else:
-                        self.wfile.write(body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the bot hung up at its cap, as it should
-
-            def trickle(self, part: str) -> None:
-                """A slowloris: one byte a second (under any read timeout), for two minutes."""
-                head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                head += b"Content-Length: 100000\r\n\r\n"
-                if part == "body":
-                    self.wfile.write(head)
-                    head = b"[" + b" " * 100000
-                with suppress(OSError):
-                    for byte in head[:SLOW_SECONDS]:
-                        self.wfile.write(bytes([byte]))
-                        self.wfile.flush()
-                        if hostile.stop.wait(1.0):
-                            break
-                self.close_connection = True
-
-        self.server = _QuietServer(("127.0.0.1", 0), Handler)
+        self.server = _HostileServer(self)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -150,6 +84,80 @@ class Hostile:
         self.stop.set()
         self.server.shutdown()
         self.server.server_close()
+
+
+class _HostileServer(ThreadingHTTPServer):
+    """The server of one :class:`Hostile`, which its handler answers from."""
+
+    daemon_threads = True
+
+    def __init__(self, hostile: Hostile) -> None:
+        super().__init__(("127.0.0.1", 0), _HostileHandler)
+        self.hostile = hostile
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client that hangs up mid-answer is what these tests expect
+
+
+class _HostileHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _HostileServer
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.answer()
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        self.answer()
+
+    def answer(self) -> None:
+        hostile = self.server.hostile
+        _, host, rest = self.path.split("/", 2)
+        hostile.seen.append((host, "/" + rest, self.headers.get("Accept-Encoding", "")))
+        if host in hostile.slow:
+            self.trickle(hostile.slow[host])
+            return
+        route = hostile.routes.get(host)
+        found = route("/" + rest) if route else None
+        status, headers, body = found or (404, {}, b'{"error":"Record not found"}')
+        self.send_response(status)
+        headers = {"Content-Type": "application/json", **headers}
+        for name, value in headers.items():
+            self.send_header(name, value)
+        chunked = headers.get("Transfer-Encoding") == "chunked"
+        if not chunked:
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        with suppress(BrokenPipeError, ConnectionResetError):  # the bot hung up at its cap
+            self.send_body(body, chunked=chunked)
+
+    def send_body(self, body: bytes, *, chunked: bool) -> None:
+        if not chunked:
+            self.wfile.write(body)
+            return
+        for start in range(0, len(body), 16384):
+            piece = body[start : start + 16384]
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+        self.wfile.write(b"0\r\n\r\n")
+
+    def trickle(self, part: str) -> None:
+        """A slowloris: one byte a second (under any read timeout), for two minutes."""
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        head += b"Content-Length: 100000\r\n\r\n"
+        if part == "body":
+            self.wfile.write(head)
+            head = b"[" + b" " * 100000
+        with suppress(OSError):
+            for byte in head[:SLOW_SECONDS]:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                if self.server.hostile.stop.wait(1.0):
+                    break
+        self.close_connection = True
 
 
 @pytest.fixture
@@ -526,12 +534,16 @@ def test_a_run_held_by_slow_hosts_records_and_posts_within_its_budget(
     budget = 8.0
     config = write_config(
         tmp_path / "config.toml",
-        pages=[title],
-        state=state,
-        endpoints={**sim.overrides(), **{h: f"{hostile.base}/{h}" for h in slow_hosts}},
-        network={"request_deadline": 60.0, "run_budget": budget},
+        SuiteConfig(
+            pages=[title],
+            state=state,
+            endpoints={**sim.overrides(), **{h: f"{hostile.base}/{h}" for h in slow_hosts}},
+            network={"request_deadline": 60.0, "run_budget": budget},
+        ),
     )
-    done = run_cli(fault_wiki.pywikibot_dir, "run", "--config", str(config), timeout=100)
+    done = run_cli(
+        fault_wiki.pywikibot_dir, "run", "--config", str(config), options=RunOptions(timeout=100)
+    )
     figures.fault("slowloris", len(slow_hosts))
     figures.case("attacks", len(links))
     print(f"run with six slowloris hosts: {done.seconds:.1f} s in all (checks' budget {budget} s)")

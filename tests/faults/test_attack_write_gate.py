@@ -35,7 +35,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from faults.support import Figures, run_cli, write_config
+from faults.support import Figures, SuiteConfig, run_cli, write_config
 
 from wmsocial_bot.checks import check_accounts
 from wmsocial_bot.config import NetworkConfig
@@ -197,10 +197,12 @@ def test_a_hostile_successor_cannot_inject_markup_or_swap_links(
     human.edit(title, PAGE)
     config = write_config(
         tmp_path / "config.toml",
-        pages=[title],
-        state=tmp_path / "state.sqlite3",
-        endpoints=hostile.overrides(),
-        status_page=status,
+        SuiteConfig(
+            pages=[title],
+            state=tmp_path / "state.sqlite3",
+            endpoints=hostile.overrides(),
+            status_page=status,
+        ),
     )
 
     done = run_cli(fault_wiki.pywikibot_dir, "run", "--config", str(config))

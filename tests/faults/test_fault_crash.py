@@ -25,7 +25,12 @@ from typing import Any
 
 import pytest
 from faults.support import (
+    PLAIN_RUN,
+    CliRun,
     Figures,
+    RunOptions,
+    Stage,
+    SuiteConfig,
     run_cli,
     state_problems,
     state_rows,
@@ -123,22 +128,24 @@ def revisions_now(human: ApiSession, title: str) -> tuple[int, ...]:
 class Scene:
     """One page, its config and state file; runs of the bot on them."""
 
-    def __init__(
-        self, wiki: LocalWiki, human: ApiSession, sim: Simulator, title: str, tmp: Path
-    ) -> None:
-        self.wiki, self.human, self.title = wiki, human, title
-        self.state = tmp / "state.sqlite3"
+    def __init__(self, stage: Stage) -> None:
+        self.wiki, self.human, self.title = stage.wiki, stage.human, stage.title
+        self.state = stage.tmp / "state.sqlite3"
         self.config = write_config(
-            tmp / "config.toml",
-            pages=[title],
-            state=self.state,
-            endpoints=sim.overrides(),
-            status_page=title + "/Status",
+            stage.tmp / "config.toml",
+            SuiteConfig(
+                pages=[self.title],
+                state=self.state,
+                endpoints=stage.sim.overrides(),
+                status_page=self.title + "/Status",
+            ),
         )
-        human.edit(title, PAGE)
+        self.human.edit(self.title, PAGE)
 
-    def run(self, **kwargs: Any) -> Any:
-        return run_cli(self.wiki.pywikibot_dir, "run", "--config", str(self.config), **kwargs)
+    def run(self, options: RunOptions = PLAIN_RUN) -> CliRun:
+        return run_cli(
+            self.wiki.pywikibot_dir, "run", "--config", str(self.config), options=options
+        )
 
     def outcome(self) -> Outcome:
         return outcome(self.human, self.wiki, self.title, self.state)
@@ -151,9 +158,8 @@ def control(
     """An uninterrupted run: what every crashed-and-resumed run must end with."""
     human.edit(f"User:{fault_wiki.bot.name}/Run", "yes")
     basic_sim.load(basic_sim.scenario_data)
-    scene = Scene(
-        fault_wiki, human, basic_sim, "Fault test/crash control", tmp_path_factory.mktemp("c")
-    )
+    directory = tmp_path_factory.mktemp("c")
+    scene = Scene(Stage(fault_wiki, human, basic_sim, "Fault test/crash control", directory))
     for _ in range(2):  # as many runs as a resumed case makes after its kill
         done = scene.run()
         assert done.returncode == 0, done
@@ -176,9 +182,18 @@ def verdicts_part(status: str) -> str:
 
 
 def check_against(figures: Figures, got: Outcome, want: Outcome, case: str) -> list[str]:
-    problems = [f"state: {p}" for p in got.problems]
-    if got.page != want.page:
-        problems.append("the page differs from an uninterrupted run's")
+    """What differs from the uninterrupted run ``want`` (duplicates also go to ``figures``)."""
+    count_duplicates(figures, got, want, case)
+    return [
+        *(f"state: {p}" for p in got.problems),
+        *writes_problems(got, want),
+        *fix_record_problems(got, want),
+        *status_problems(got, want),
+    ]
+
+
+def count_duplicates(figures: Figures, got: Outcome, want: Outcome, case: str) -> None:
+    """Every write done more than once, for the suite's figures."""
     if got.page_edits_by_bot > want.page_edits_by_bot:
         figures.duplicate(f"{case}: {got.page_edits_by_bot} bot edits of the page")
     if got.sections > 1:
@@ -186,27 +201,46 @@ def check_against(figures: Figures, got: Outcome, want: Outcome, case: str) -> l
     for marker, count in got.markers.items():
         if count > 1:
             figures.duplicate(f"{case}: {marker} on the talk page {count} times")
+
+
+def writes_problems(got: Outcome, want: Outcome) -> list[str]:
+    """The page, the talk page and the state's notices against the uninterrupted run's."""
+    problems = []
+    if got.page != want.page:
+        problems.append("the page differs from an uninterrupted run's")
     if got.page_edits_by_bot != want.page_edits_by_bot or got.sections != 1:
         problems.append(f"{got.page_edits_by_bot} page edits, {got.sections} talk sections")
     if set(got.markers) != set(want.markers) or any(n != 1 for n in got.markers.values()):
         problems.append(f"talk markers {got.markers}, want each of {sorted(want.markers)} once")
     if got.notices != want.notices:
         problems.append(f"state notices lack {sorted(want.notices - got.notices)}")
-    # A fix is on record in the state store, or else in the summary of the bot's edit, where
-    # the next run that needs it (a human reverted the fix) reads it.
+    return problems
+
+
+def fix_record_problems(got: Outcome, want: Outcome) -> list[str]:
+    """Every fix is on record, in the state store or else in the summary of the bot's edit,
+    where the next run that needs it (a human reverted the fix) reads it."""
+    problems = []
     for fix in want.fixes - got.fixes:
         old, new = (key.split(":", 1)[1] for key in fix.split(">"))
         if not any(f"@{old} -> @{new} (moved)" in summary for summary in got.summaries):
             problems.append(f"the fix {fix} is on record nowhere")
     if not got.fixes <= want.fixes:
         problems.append(f"state fixes {sorted(got.fixes)}, want {sorted(want.fixes)}")
-    # The activity figures count the runs that recorded them, and a killed run records none
-    # (by design), so only the verdicts part of the status page must match.
-    got_status, want_status = (verdicts_part(o.status) for o in (got, want))
-    if got_status != want_status:
-        diff = difflib.unified_diff(want_status.splitlines(), got_status.splitlines(), lineterm="")
-        problems.append("the status page differs from an uninterrupted run's:\n" + "\n".join(diff))
     return problems
+
+
+def status_problems(got: Outcome, want: Outcome) -> list[str]:
+    """The status page's verdicts against the uninterrupted run's.
+
+    The activity figures count the runs that recorded them, and a killed run records none (by
+    design), so only the verdicts part of the status page must match.
+    """
+    got_status, want_status = (verdicts_part(o.status) for o in (got, want))
+    if got_status == want_status:
+        return []
+    diff = difflib.unified_diff(want_status.splitlines(), got_status.splitlines(), lineterm="")
+    return ["the status page differs from an uninterrupted run's:\n" + "\n".join(diff)]
 
 
 def resume_and_check(scene: Scene, figures: Figures, control: Outcome, case: str) -> None:
@@ -239,8 +273,8 @@ def test_killed_at_a_named_point(
     figures: Figures,
     point: str,
 ) -> None:
-    scene = Scene(fault_wiki, human, sim, title, tmp_path)
-    first = scene.run(crash_at=point)
+    scene = Scene(Stage(fault_wiki, human, sim, title, tmp_path))
+    first = scene.run(RunOptions(crash_at=point))
     assert first.killed, f"the run was not killed at {point}: {first}"
     figures.fault(f"SIGKILL at {point.split('#')[0]}")
     figures.case("crash: killed and resumed")
@@ -261,9 +295,9 @@ def test_killed_at_a_random_moment_during_the_checks(
 ) -> None:
     sim.update_host("social.example", latency_ms=60)
     sim.update_host("public.api.bsky.app", latency_ms=60)
-    scene = Scene(fault_wiki, human, sim, title, tmp_path)
+    scene = Scene(Stage(fault_wiki, human, sim, title, tmp_path))
     after = random.Random(SEED * 100 + nth).randint(1, 7)  # requests the simulator has seen
-    first = scene.run(kill_when=lambda: len(sim.log) >= after)
+    first = scene.run(RunOptions(kill_when=lambda: len(sim.log) >= after))
     assert first.killed, first
     figures.fault("SIGKILL during the checks")
     figures.case("crash: killed and resumed")
@@ -284,9 +318,9 @@ def test_a_reverted_fix_is_never_repeated_even_when_the_state_forgot_it(
     loss: str,
 ) -> None:
     """The fix record is lost; a human reverts the fix; the bot must report, not redo it."""
-    scene = Scene(fault_wiki, human, sim, title, tmp_path)
+    scene = Scene(Stage(fault_wiki, human, sim, title, tmp_path))
     if loss == "killed after the edit":
-        assert scene.run(crash_at="after-edit").killed
+        assert scene.run(RunOptions(crash_at="after-edit")).killed
     else:
         assert scene.run().returncode == 0
         scene.state.unlink()

@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 import pytest
 import requests
-from faults.support import Figures, pywikibot_dir_via, run_cli, write_config
+from faults.support import Figures, SuiteConfig, pywikibot_dir_via, run_cli, write_config
 
 from wmsocial_bot import net as net_module
 from wmsocial_bot.checks import check_accounts
@@ -418,10 +418,12 @@ def test_the_bot_password_appears_nowhere(
     )  # a copy: its logs and caches are this test's alone
     config = write_config(
         tmp_path / "config.toml",
-        pages=[title],
-        state=tmp_path / "state.sqlite3",
-        endpoints=sim.overrides(),
-        status_page=title + "/Status",
+        SuiteConfig(
+            pages=[title],
+            state=tmp_path / "state.sqlite3",
+            endpoints=sim.overrides(),
+            status_page=title + "/Status",
+        ),
     )
     outputs = []
     for options in (["-vv"], ["-vv", "-log", "-debug", "-verbose"]):
@@ -470,9 +472,11 @@ def test_oauth_tokens_appear_nowhere(
     )
     config = write_config(
         tmp_path / "config.toml",
-        pages=[title],
-        state=tmp_path / "state.sqlite3",
-        endpoints=sim.overrides(),
+        SuiteConfig(
+            pages=[title],
+            state=tmp_path / "state.sqlite3",
+            endpoints=sim.overrides(),
+        ),
     )
     done = run_cli(pwb, "run", "--config", str(config), "-vv", "-log", "-debug", "-verbose")
     figures.case("security: secrets")

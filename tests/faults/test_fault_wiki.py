@@ -20,6 +20,8 @@ from faults.support import (
     ApiCall,
     CliRun,
     Figures,
+    Stage,
+    SuiteConfig,
     WikiProxy,
     api_error,
     pywikibot_dir_via,
@@ -55,35 +57,30 @@ class Scene:
     """A page with its talk and status pages, a config, a state file; bot runs on them."""
 
     def __init__(
-        self,
-        wiki: LocalWiki,
-        human: ApiSession,
-        sim: Simulator,
-        title: str,
-        tmp: Path,
-        *,
-        proxy: WikiProxy | None = None,
-        pages: list[str] | None = None,
+        self, stage: Stage, *, proxy: WikiProxy | None = None, pages: list[str] | None = None
     ) -> None:
-        self.wiki, self.human, self.title, self.tmp = wiki, human, title, tmp
-        self.talk, self.status = "Talk:" + title, title + "/Status"
-        self.state = tmp / "state.sqlite3"
+        self.wiki, self.human = stage.wiki, stage.human
+        self.title, self.tmp = stage.title, stage.tmp
+        self.talk, self.status = "Talk:" + self.title, self.title + "/Status"
+        self.state = self.tmp / "state.sqlite3"
         self.pwb = (
-            pywikibot_dir_via(wiki.pywikibot_dir, tmp / "pwb", port=proxy.port)
+            pywikibot_dir_via(self.wiki.pywikibot_dir, self.tmp / "pwb", port=proxy.port)
             if proxy is not None
-            else wiki.pywikibot_dir
+            else self.wiki.pywikibot_dir
         )
         self.config = write_config(
-            tmp / "config.toml",
-            pages=pages or [title],
-            state=self.state,
-            endpoints=sim.overrides(),
-            status_page=self.status,
+            self.tmp / "config.toml",
+            SuiteConfig(
+                pages=pages or [self.title],
+                state=self.state,
+                endpoints=stage.sim.overrides(),
+                status_page=self.status,
+            ),
         )
-        human.edit(title, PAGE)
+        self.human.edit(self.title, PAGE)
 
-    def run(self, *args: str, **kwargs: Any) -> CliRun:
-        return run_cli(self.pwb, "run", "--config", str(self.config), *args, **kwargs)
+    def run(self, *args: str) -> CliRun:
+        return run_cli(self.pwb, "run", "--config", str(self.config), *args)
 
     def text(self, title: str) -> str:
         return (self.human.page(title) or ("", 0))[0]
@@ -127,16 +124,8 @@ def proxy(fault_wiki: LocalWiki) -> Iterator[WikiProxy]:
 
 
 @pytest.fixture
-def scene(
-    fault_wiki: LocalWiki,
-    human: ApiSession,
-    sim: Simulator,
-    writes_on: str,
-    title: str,
-    tmp_path: Path,
-    proxy: WikiProxy,
-) -> Scene:
-    return Scene(fault_wiki, human, sim, title, tmp_path, proxy=proxy)
+def scene(stage: Stage, proxy: WikiProxy) -> Scene:
+    return Scene(stage, proxy=proxy)
 
 
 def human_edits_first(
@@ -254,7 +243,7 @@ def test_a_page_deleted_between_runs(
 ) -> None:
     other = title + " (still there)"
     human.edit(other, PAGE.replace("@nobody", "@nobody2"))
-    scene = Scene(fault_wiki, human, sim, title, tmp_path, pages=[title, other])
+    scene = Scene(Stage(fault_wiki, human, sim, title, tmp_path), pages=[title, other])
     assert scene.run().returncode == 0
     talk_before = human.revision(scene.talk)[1]
     other_talk = human.page("Talk:" + other)
@@ -376,9 +365,7 @@ def test_login_failure_is_one_clear_message_and_no_retry_loop(
     )
     config = write_config(
         tmp_path / "config.toml",
-        pages=[title],
-        state=tmp_path / "s.sqlite3",
-        endpoints=sim.overrides(),
+        SuiteConfig(pages=[title], state=tmp_path / "s.sqlite3", endpoints=sim.overrides()),
     )
     started = time.monotonic()
     done = run_cli(pwb, "run", "--config", str(config))

@@ -148,22 +148,8 @@ class _Shown(HTMLParser):
 
     def _read_table(self, rows: list[list[_HtmlCell]]) -> None:
         """Handles written alone in a cell whose column (or row) names their platform."""
-        grid: dict[tuple[int, int], _HtmlCell] = {}
-        for r, row in enumerate(rows):
-            c = 0
-            for cell in row:
-                while (r, c) in grid:
-                    c += 1
-                cell.col = c
-                for dr in range(cell.rowspan):
-                    for dc in range(cell.colspan):
-                        grid[(r + dr, c + dc)] = cell
-                c += cell.colspan
-        headers: dict[int, str] = {}
-        if rows and rows[0] and all(cell.header for cell in rows[0]):
-            for cell in rows[0]:
-                for dc in range(cell.colspan):
-                    headers[cell.col + dc] = cell.shown
+        grid = _place_cells(rows)
+        headers = _column_headers(rows)
         for r, row in enumerate(rows):
             for cell in row:
                 token = CELL_TOKEN.fullmatch(cell.shown)
@@ -171,15 +157,49 @@ class _Shown(HTMLParser):
                     continue
                 platform = platform_named(headers.get(cell.col, ""))
                 if platform is None:
-                    named = {
-                        platform_named(other.shown)
-                        for (row_index, _), other in grid.items()
-                        if row_index == r and other is not cell and len(other.shown) <= 30
-                    } - {None}
-                    platform = named.pop() if len(named) == 1 else None
+                    platform = _row_platform(grid, r, cell)
                 handle = handle_in_context(platform, token["token"]) if platform else None
                 if handle is not None:
                     self.handles.append((handle.platform, handle.handle))
+
+
+Grid = dict[tuple[int, int], _HtmlCell]
+
+
+def _place_cells(rows: list[list[_HtmlCell]]) -> Grid:
+    """Every (row, column) a cell covers, its spans counted; sets each cell's first column."""
+    grid: Grid = {}
+    for r, row in enumerate(rows):
+        c = 0
+        for cell in row:
+            while (r, c) in grid:
+                c += 1
+            cell.col = c
+            for dr in range(cell.rowspan):
+                for dc in range(cell.colspan):
+                    grid[(r + dr, c + dc)] = cell
+            c += cell.colspan
+    return grid
+
+
+def _column_headers(rows: list[list[_HtmlCell]]) -> dict[int, str]:
+    """The text of each column's header, when the first row is all header cells."""
+    headers: dict[int, str] = {}
+    if rows and rows[0] and all(cell.header for cell in rows[0]):
+        for cell in rows[0]:
+            for dc in range(cell.colspan):
+                headers[cell.col + dc] = cell.shown
+    return headers
+
+
+def _row_platform(grid: Grid, r: int, cell: _HtmlCell) -> str | None:
+    """The one platform another short cell of the row names, if exactly one does."""
+    named = {
+        platform_named(other.shown)
+        for (row_index, _), other in grid.items()
+        if row_index == r and other is not cell and len(other.shown) <= 30
+    } - {None}
+    return named.pop() if len(named) == 1 else None
 
 
 def mediawiki_accounts(wiki: ApiSession, text: str) -> Counter[tuple[str, str]]:

@@ -125,6 +125,10 @@ def test_every_case_of_the_case_file(psim: Simulator) -> None:
             problems.append(
                 f"{case['link']}: last activity {found.last_activity}, want {want_last}"
             )
+        want_followers = case.get("followers")
+        got_followers = found.reach.followers if found.reach else None
+        if want_followers is not None and got_followers != want_followers:
+            problems.append(f"{case['link']}: followers {got_followers}, want {want_followers}")
         if found.status in (Status.MOVED, Status.RENAMED) or found.new_url is not None:
             problems.append(f"{case['link']}: no successor may be offered ({found.new_url})")
     assert not problems, "\n".join(problems)

@@ -31,6 +31,11 @@ from wmsocial_bot.model import Account, CheckResult, Reach, Status
 
 SITE = "https://t.me"
 _TIME = re.compile(r"<time\b[^>]*\bdatetime\s*=\s*[\"']([^\"']+)[\"']", re.IGNORECASE)
+# t.me/<name>: ``<div class="tgme_page_extra">12 345 subscribers</div>`` for a channel,
+# ``... members, 56 online`` for a group; digits grouped by spaces.
+_AUDIENCE = re.compile(
+    r'class="tgme_page_extra"[^>]*>\s*([0-9][0-9 \u00a0\u202f,]{0,20}?)\s+(?:subscribers|members)\b'
+)
 _INVITE = (
     "not checked: an invite link (t.me/+... or joinchat/...) shows what it leads to only to "
     "someone who joins, so no public page can confirm it"
@@ -65,8 +70,9 @@ def _check(account: Account, ctx: CheckContext) -> CheckResult:
                 f"t.me/{name} is a public Telegram page, but its last post is unknown: {problem}",
             )
         found = activity_result(account, ctx, last, f"t.me/{name} is a public Telegram page")
-        # The preview shows the newest posts' dates; no subscriber count is read.
-        return replace(found, reach=Reach(post_dates=tuple(dates), last_post=last))
+        # The preview shows the newest posts' dates; the page itself the audience.
+        reach = Reach(followers=audience(html), post_dates=tuple(dates), last_post=last)
+        return replace(found, reach=reach)
     if at_home and 'class="tgme_page' in html and f"@{name}" in html.lower():
         return result(
             account,
@@ -80,6 +86,16 @@ def _check(account: Account, ctx: CheckContext) -> CheckResult:
         f"t.me/{name} answered with a page that is neither a Telegram profile nor its generic "
         f"contact page (at {page.final_url})",
     )
+
+
+def audience(html: str) -> int | None:
+    """The subscribers (channel) or members (group) ``t.me/<name>`` shows, when it shows an
+    exact figure (``12 345 subscribers``); a rounded one (``1.2K``) or none is no figure."""
+    match = _AUDIENCE.search(html)
+    if match is None:
+        return None
+    digits = re.sub(r"[ \u00a0\u202f,]", "", match.group(1))
+    return int(digits) if digits.isdigit() and len(digits) <= 12 else None
 
 
 def preview_dates(ctx: CheckContext, name: str) -> tuple[list[date], str | None]:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from queue import SimpleQueue
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urljoin, urlsplit
 
@@ -117,30 +116,35 @@ class CheckContext:
     ) -> list[CheckResult]:
         """``check`` every item, at most ``max_per_host`` of one host at a time.
 
-        Only this thread hands out work: a finished check's host gets its next account, so
-        no callback ever starts another (a host of thousands could not recurse that deep).
+        Each host gets up to ``max_per_host`` lanes, submitted round by round with the longest
+        queues first; a lane checks its host's next account until none is left.  A finished
+        check goes straight on to the next one in its own worker: no hand-off to another
+        thread per account (under load, each hand-off waited for the interpreter's lock and
+        left a host's slot idle: about 90 ms between one answer and the next request).
         """
         queues: dict[str, deque[int]] = {}
         for index, item in enumerate(items):
             queues.setdefault(host_of(item), deque()).append(index)
-        finished: SimpleQueue[tuple[str, int, Future[CheckResult]]] = SimpleQueue()
+        found: list[CheckResult | None] = [None] * len(items)
 
-        def start(host: str, index: int) -> None:
-            future = self.executor.submit(check, items[index])
-            future.add_done_callback(lambda f: finished.put((host, index, f)))
+        def lane(queue: deque[int]) -> None:
+            while True:
+                try:
+                    index = queue.popleft()  # atomic: two lanes never take one account
+                except IndexError:
+                    return
+                found[index] = check(items[index])  # guarded: a bug is already a result
 
         per_host = max(1, self.net.config.max_per_host)
-        longest_first = sorted(queues, key=lambda h: -len(queues[h]))
-        for _ in range(per_host):
-            for host in longest_first:
-                if queues[host]:
-                    start(host, queues[host].popleft())
-        found: list[CheckResult | None] = [None] * len(items)
-        for _ in items:
-            host, index, future = finished.get()
-            found[index] = future.result()  # check is guarded: a bug is already a result
-            if queues[host]:
-                start(host, queues[host].popleft())
+        longest_first = sorted(queues.values(), key=len, reverse=True)
+        lanes = [
+            self.executor.submit(lane, queue)
+            for round_ in range(per_host)
+            for queue in longest_first
+            if len(queue) > round_
+        ]
+        for running in lanes:
+            running.result()
         return [item for item in found if item is not None]
 
     def is_stale(self, last: date | datetime | None) -> bool:

@@ -309,13 +309,17 @@ class _Watchdog:
 
     def arm(self, watch: _Watch) -> None:
         with self._cond:
+            # Woken only when its next deadline moves earlier: deadlines mostly come in
+            # ascending order, so the thread is not woken once per request for nothing.
+            sooner = not self._heap or watch.deadline < self._heap[0][0]
             heapq.heappush(self._heap, (watch.deadline, next(self._order), watch))
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="wmsocial-watchdog", daemon=True
                 )
                 self._thread.start()
-            self._cond.notify()
+            if sooner:
+                self._cond.notify()
 
     def _run(self) -> None:
         while True:

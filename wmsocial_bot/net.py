@@ -298,6 +298,19 @@ _ANSWER: contextvars.ContextVar[_Watch | None] = contextvars.ContextVar(
 )
 
 
+def _wake(gate: _Gate) -> None:
+    """After an answer (``gate.cond`` held): wake as many waiters as there are free slots.
+
+    Not all of them: with 200 workers behind the AppView's 32 slots, waking the 168 others
+    for every answer cost more CPU than the checks.  A waiter that leaves without a slot
+    passes its wake-up on (``Net._admit``); a host given up wakes everyone, to give up too.
+    """
+    if gate.down:
+        gate.cond.notify_all()
+    else:
+        gate.cond.notify(max(1, gate.limit - gate.active))
+
+
 class _Watchdog:
     """One thread that expires the answers whose deadline passed (the requests path)."""
 
@@ -679,6 +692,7 @@ class Net:
         gate = self._gate(host)
         with gate.cond:
             gate.waiting += 1
+            admitted = False
             try:
                 while True:
                     if gate.down:
@@ -698,11 +712,14 @@ class Net:
                     if gate.active < gate.limit and delay <= 0:
                         gate.active += 1
                         self._take_share(gate, now)
+                        admitted = True
                         return gate
                     wait = delay if gate.active < gate.limit else until - now
                     gate.cond.wait(timeout=min(wait, until - now))
             finally:
                 gate.waiting -= 1
+                if not admitted and gate.active < gate.limit:
+                    gate.cond.notify()  # a wake-up for a free slot that this waiter leaves
 
     def _roll_window(self, gate: _Gate, now: float) -> None:
         """Start the host's next window once the current one has ended: the share is whole."""
@@ -872,7 +889,7 @@ class Net:
                         elif remaining <= 2 * gate.ceiling:
                             # Spread what is left of the window instead of running into a 429.
                             gate.not_before = max(gate.not_before, now + wait / remaining)
-            gate.cond.notify_all()
+            _wake(gate)
 
     def exchange(self, host: str, send_once: Callable[[], R]) -> R:
         """Send through the policy: admission, limits, pacing, and retries of transient faults.

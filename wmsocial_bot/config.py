@@ -67,6 +67,9 @@ class StateConfig:
     # How long a run's lease on the store lasts without renewal (renewed every third of it):
     # how long a killed run on another machine blocks the next one.
     lease_seconds: int = 900
+    # Each run's records (checks, outages, activity figures) are kept this long, then pruned;
+    # the dashboard needs 12 weeks and a 30-day trend, so at least 90.
+    keep_days: int = 400
 
 
 @dataclass(frozen=True)
@@ -262,7 +265,7 @@ _CHECKS: dict[str, dict[str, Check]] = {
         "max_fixes_per_run": _whole(0, 1_000),
         "report_inactive": _boolean,
     },
-    "state": {"path": _string, "lease_seconds": _lease_seconds},
+    "state": {"path": _string, "lease_seconds": _lease_seconds, "keep_days": _whole(90, 3650)},
     "dashboard": {"verify_days": _whole(1, 365)},
     "network": {
         "timeout": _seconds(600.0),

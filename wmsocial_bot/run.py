@@ -25,7 +25,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from wmsocial_bot.checkers.instance import read_servers
 from wmsocial_bot.checks import check_accounts
@@ -174,6 +174,10 @@ def run_bot(
                 raise
             log.error("%s", exc)
             failed.append(exc)
+    if not run.runner.dry_run and store.lease_problem() is None:
+        forgotten = store.prune(run.now - timedelta(days=run.config.state.keep_days))
+        if forgotten:
+            log.info("forgot %d runs older than %d days", forgotten, run.config.state.keep_days)
     if failed:
         for report in reports:
             for line in report.summary_lines():

@@ -277,6 +277,8 @@ class RunStore(Store, Protocol):
 
     def record_run(self, record: RunRecord) -> int: ...
 
+    def prune(self, before: datetime) -> int: ...
+
     def relme_pages(self) -> dict[str, RelMePage]: ...
 
     def verified_fields(self) -> dict[str, dict[str, datetime]]: ...
@@ -683,6 +685,19 @@ class SqliteStore:
         for key, name, at in rows:
             found.setdefault(key, {})[name] = datetime.fromisoformat(at)
         return found
+
+    def prune(self, before: datetime) -> int:
+        """Forget the runs started before ``before``, with their checks, outages and activity
+        figures (``[state] keep_days``); returns how many runs.  Streaks, fixes, notices and
+        identities are the bot's memory, not history, and stay."""
+        stamp = before.isoformat()
+        with self.transaction() as db:
+            old = "SELECT id FROM runs WHERE started_at < ?"
+            db.execute(f"DELETE FROM checks WHERE run_id IN ({old})", (stamp,))
+            db.execute(f"DELETE FROM outages WHERE run_id IN ({old})", (stamp,))
+            db.execute(f"DELETE FROM reach WHERE run_id IN ({old})", (stamp,))
+            gone = db.execute("DELETE FROM runs WHERE started_at < ?", (stamp,)).rowcount
+        return gone
 
     def reach_history(self, keys: Iterable[str] | None = None) -> dict[str, list[ReachRecord]]:
         """Every recorded :class:`Reach` per account key, oldest first (``keys``: only these)."""

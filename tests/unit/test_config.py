@@ -27,6 +27,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
         ({"endpoints": {"a/b": "http://x"}}, "endpoints: expected a host name"),
         ({"network": {"timeout": -1}}, "network.timeout: expected a number above 0"),
         ({"policy": {"report_inactive": "yes"}}, "policy.report_inactive: expected true or false"),
+        ({"state": {"keep_days": 30}}, "state.keep_days"),  # the dashboard needs 12 weeks
     ],
 )
 def test_errors_name_the_key(data: dict[str, object], message: str) -> None:

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from wmsocial_bot.config import Config, PolicyConfig, WikiConfig
+from wmsocial_bot.config import Config, PolicyConfig, StateConfig, WikiConfig
 from wmsocial_bot.identify import BY_NAME
-from wmsocial_bot.model import Account, CheckResult, Span, Status
+from wmsocial_bot.model import Account, CheckResult, Reach, RunRecord, Span, Status
 from wmsocial_bot.net import SHARE_SPENT_PREFIX
 from wmsocial_bot.notices import reported_markers
 from wmsocial_bot.plan import AddTalkSection, EditPage, RecordRun, UpdateStatusPage
@@ -379,3 +379,26 @@ def test_never_asked_accounts_are_not_reported_as_left_for_the_next_run() -> Non
     ]
     waiting = [line for line in report.summary_lines() if "left for the next run" in line]
     assert len(waiting) == 1 and "1 accounts" in waiting[0]
+
+
+# ---- history kept [state] keep_days --------------------------------------------------------
+
+
+def test_a_run_forgets_history_older_than_keep_days_and_a_dry_run_forgets_nothing() -> None:
+    made = make_bot()
+    made.config = replace(made.config, state=StateConfig(keep_days=90))
+    old = DAY0 - timedelta(days=200)
+    made.store.record_run(
+        RunRecord(
+            started=old,
+            pages=[TITLE],
+            checks=[(BOB, "ok", "old check", None)],
+            reach=[(BOB, "mastodon", Reach(posts_total=3, followers=9))],
+        )
+    )
+    made.run(Script(), dry_run=True)
+    assert [r.checked_at for r in made.store.reach_history()[BOB]] == [old]
+    made.run(Script())
+    assert BOB not in made.store.reach_history()  # 200 days old: forgotten (this run's had none)
+    assert made.store.streaks()  # the bot's memory stays
+    made.store.close()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from wmsocial_bot.errors import ConfigError, LeaseHeld
-from wmsocial_bot.model import Identity
+from wmsocial_bot.model import Identity, Reach, RunRecord, Streak
 from wmsocial_bot.state import MIGRATIONS, SqliteStore, state_file
 
 
@@ -220,3 +220,27 @@ def test_the_default_state_file_follows_xdg_state_home(
     assert state_file("/data/state.sqlite3") == Path("/data/state.sqlite3")
     monkeypatch.delenv("XDG_STATE_HOME")
     assert state_file("~/x.sqlite3") == Path.home() / "x.sqlite3"
+
+
+def test_prune_forgets_old_runs_with_their_records_and_keeps_the_bots_memory() -> None:
+    store = SqliteStore(":memory:")
+    key = "mastodon:a@x.example"
+    for started in (datetime(2025, 1, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC)):
+        store.record_run(
+            RunRecord(
+                started=started,
+                pages=["P"],
+                checks=[(key, "ok", "fine", None)],
+                outages=[("mastodon:x.example", 0, 1)],
+                streaks={key: Streak("ok", started, started, 1)},
+                reach=[(key, "mastodon", Reach(posts_total=1))],
+            )
+        )
+    assert store.prune(datetime(2026, 1, 1, tzinfo=UTC)) == 1
+    assert [r.checked_at.year for r in store.reach_history()[key]] == [2026]
+    db = store._db  # the history tables themselves
+    assert db.execute("SELECT count(*) FROM checks").fetchone() == (1,)
+    assert db.execute("SELECT count(*) FROM outages").fetchone() == (1,)
+    assert db.execute("SELECT count(*) FROM runs").fetchone() == (1,)
+    assert key in store.streaks()
+    store.close()

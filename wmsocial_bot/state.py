@@ -26,7 +26,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from wmsocial_bot.errors import ConfigError, LeaseHeld
 
@@ -50,6 +50,7 @@ BEFORE_COMMIT_EVENT = "wmsocial_bot.state.before-commit"
 
 
 _HOME_STATE = "~/.local/state/"
+_KEYS_PER_QUERY = 500  # well under SQLite's oldest limit of 999 bound parameters
 
 
 def state_file(path: str) -> Path:
@@ -701,16 +702,27 @@ class SqliteStore:
 
     def reach_history(self, keys: Iterable[str] | None = None) -> dict[str, list[ReachRecord]]:
         """Every recorded :class:`Reach` per account key, oldest first (``keys``: only these)."""
+        columns = "account_key, platform, checked_at, posts_total, followers, last_post, post_dates"
+        rows: list[tuple[Any, ...]] = []
         with self._lock:
-            rows = self._db.execute(
-                "SELECT account_key, platform, checked_at, posts_total, followers, last_post, "
-                "post_dates FROM reach ORDER BY checked_at, rowid"
-            ).fetchall()
-        wanted = None if keys is None else set(keys)
+            if keys is None:
+                rows = self._db.execute(
+                    f"SELECT {columns} FROM reach ORDER BY checked_at, rowid"
+                ).fetchall()
+            else:
+                # Only the page's accounts, through the (account_key, checked_at) index: a run
+                # over several pages must not read the whole history once per page.
+                wanted = sorted(set(keys))
+                for start in range(0, len(wanted), _KEYS_PER_QUERY):
+                    chunk = wanted[start : start + _KEYS_PER_QUERY]
+                    marks = ", ".join("?" * len(chunk))
+                    rows += self._db.execute(
+                        f"SELECT {columns} FROM reach WHERE account_key IN ({marks}) "
+                        "ORDER BY checked_at, rowid",
+                        chunk,
+                    ).fetchall()
         history: dict[str, list[ReachRecord]] = {}
         for key, platform, at, posts, followers, last, dates in rows:
-            if wanted is not None and key not in wanted:
-                continue
             figures = Reach(
                 posts_total=posts,
                 followers=followers,

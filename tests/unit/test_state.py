@@ -244,3 +244,23 @@ def test_prune_forgets_old_runs_with_their_records_and_keeps_the_bots_memory() -
     assert db.execute("SELECT count(*) FROM runs").fetchone() == (1,)
     assert key in store.streaks()
     store.close()
+
+
+def test_reach_history_of_some_accounts_reads_just_those_in_order() -> None:
+    store = SqliteStore(":memory:")
+    keys = [f"mastodon:a{n}@x.example" for n in range(1200)]  # more than one query's worth
+    for day in (2, 1):  # recorded newest first: history must still come oldest first
+        started = datetime(2026, 11, day, tzinfo=UTC)
+        store.record_run(
+            RunRecord(
+                started=started,
+                pages=["P"],
+                reach=[(key, "mastodon", Reach(posts_total=day)) for key in keys],
+            )
+        )
+    wanted = [*keys[::3], "mastodon:never@x.example"]
+    history = store.reach_history(wanted)
+    assert sorted(history) == sorted(keys[::3])
+    assert all([r.reach.posts_total for r in rows] == [1, 2] for rows in history.values())
+    assert len(store.reach_history()) == 1200
+    store.close()

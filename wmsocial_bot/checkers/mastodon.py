@@ -1035,9 +1035,10 @@ def _profile(data: Mapping[str, Any], url: str) -> Profile:
 def _misskey_followers(body: Mapping[str, Any]) -> int | None:
     """Misskey's follower count, or None where the owner hides it.
 
-    UserEntityService.ts (misskey-dev/misskey, ee06152) sends ``followersCount: followersCount
-    ?? 0``: a hidden count comes as 0, and only the visibility setting (``ffVisibility``, since
-    2023.12 ``followersVisibility``) tells a real 0 from a hidden one.
+    ``packages/backend/src/core/entities/UserEntityService.ts`` (misskey-dev/misskey, read at
+    ee06152 and at a newer main) sends ``followersCount: followersCount ?? 0``: a hidden count
+    comes as 0, and only the visibility setting tells a real 0 from a hidden one (older
+    releases: ``ffVisibility``; newer: ``followersVisibility``, which the answer also carries).
     """
     visibility = body.get("followersVisibility", body.get("ffVisibility"))
     count = body.get("followersCount")

@@ -129,15 +129,15 @@ def _short(exc: TransportError) -> str:
 
 
 @dataclass(frozen=True)
-class _ApiError:
+class ApiError:
     """An error answer of the Mastodon API, as Mastodon.py reported it."""
 
     status: int | None  # the HTTP status; None: the body was not the API's JSON
     error: str | None = None  # the server's ``error`` text ("Record not found")
 
 
-def _call_api(host: str, call: Callable[[], Any]) -> Any:
-    """One Mastodon.py call: its answer, or an :class:`_ApiError`; a transport failure raises
+def call_api(host: str, call: Callable[[], Any]) -> Any:
+    """One Mastodon.py call: its answer, or an :class:`ApiError`; a transport failure raises
     a :class:`TransportError` (``net.transport_errors``).
 
     The one place that reads Mastodon.py's errors (its 429 is a :class:`Throttled`).  For an
@@ -159,12 +159,12 @@ def _call_api(host: str, call: Callable[[], Any]) -> Any:
         args = exc.args
         status = args[1] if len(args) > 1 and isinstance(args[1], int) else None
         error = args[3] if len(args) > 3 and isinstance(args[3], str) else None
-        return _ApiError(status, error)
+        return ApiError(status, error)
     except ValueError:  # MastodonIllegalArgumentError, a body that does not parse
-        return _ApiError(None)
+        return ApiError(None)
 
 
-def _api_error_answer(error: _ApiError) -> _Answer:
+def _api_error_answer(error: ApiError) -> _Answer:
     """What an error answer of the API says: only a 404 with its known text is "missing"."""
     status = error.status
     if status is None:
@@ -281,10 +281,10 @@ class _Fediverse:
 
     def _ask(self, host: str, call: Callable[[Any], Any]) -> _Answer:
         try:
-            data = _call_api(host, lambda: call(self.client(host)))
+            data = call_api(host, lambda: call(self.client(host)))
         except TransportError as exc:
             return _fault(exc)
-        if isinstance(data, _ApiError):
+        if isinstance(data, ApiError):
             return _api_error_answer(data)
         if not isinstance(data, Mapping) or ("acct" not in data and "username" not in data):
             return _Answer(

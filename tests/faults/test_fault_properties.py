@@ -208,7 +208,8 @@ json_values = st.recursive(
             ["acct", "username", "id", "moved", "suspended", "limited", "url", "fields",
              "last_status_at", "statuses_count", "pleroma", "deactivated", "kind", "data",
              "is_suspended", "profiles", "did", "handle", "postsCount", "error", "message",
-             "links", "software", "name"]
+             "links", "software", "name", "feed", "post", "reason", "author", "by", "uri",
+             "indexedAt", "$type"]
         ) | st.text(max_size=6),
         children,
         max_size=6,
@@ -232,6 +233,11 @@ TARGETS = {
         "https://bsky.app/profile/alice.bsky.social",
         "public.api.bsky.app",
         "/xrpc/app.bsky.actor.getProfiles",
+    ),
+    "bluesky-feed": (  # read as plain JSON, not through atproto's models: each field checked
+        "https://bsky.app/profile/alice.bsky.social",
+        "public.api.bsky.app",
+        "/xrpc/app.bsky.feed.getAuthorFeed",
     ),
     "youtube": (
         "https://www.youtube.com/channel/UClivexxxxxxxxxxxxxxxxxx",

@@ -150,3 +150,36 @@ def test_bluesky_feed_failing_is_not_ok(sim: Simulator, figures: Figures) -> Non
     figures.case("regressions", 2)
     assert found.status == Status.UNVERIFIABLE, found.detail
     assert found.learned is not None and found.learned.ident == did
+
+
+@pytest.mark.parametrize(
+    "feed",
+    [
+        {"feed": [{"post": "not a post view"}]},
+        {"feed": [{"post": {"uri": "at://x/app.bsky.feed.post/3k", "author": {"did": 7}}}]},
+        {"feed": [{"post": {}, "reason": {"$type": "app.bsky.feed.defs#reasonRepost"}}]},
+        {"feed": "none"},
+        {"cursor": "x"},
+    ],
+    ids=["post-not-an-object", "post-without-date", "repost-without-reposter", "feed-not-a-list",
+         "no-feed"],
+)  # fmt: skip
+def test_bluesky_feed_not_shaped_like_the_lexicon_is_not_ok(
+    sim: Simulator, figures: Figures, feed: dict[str, object]
+) -> None:
+    """The feed is read as plain JSON (not through atproto's models, for CPU): an item that
+    the lexicon's ``#feedViewPost`` would refuse makes the last post unknown, never "ok"."""
+    sim.update_bluesky(
+        "did:plc:dormantaaaaaaaaaaaaaaaaa",
+        handle="dormant.bsky.social",
+        posts_count=3,
+        last_post_at="2023-01-05T10:00:00Z",
+    )
+    sim.update_host(
+        "public.api.bsky.app", pages={"/xrpc/app.bsky.feed.getAuthorFeed": {"json": feed}}
+    )
+    (found,) = check(sim, ["https://bsky.app/profile/dormant.bsky.social"], retries=0)
+    figures.fault("feed not shaped like the lexicon")
+    figures.case("regressions")
+    assert found.status == Status.UNVERIFIABLE, found.detail
+    assert "its feed could not be read" in found.detail

@@ -126,6 +126,10 @@ const STATES = {
     await post(a.did, 'hello')
     later.push(async () => {
       await sc.updateHandle(a.did, `${name}-moved.test`)
+      // The AppView indexes the rename before the old handle is taken, as it would in the
+      // real world (days apart): done at once, its handle check of the renamed DID could
+      // read the old handle from its cache, find the thief, and show handle.invalid.
+      await network.processAll()
       const thief = await sc.createAccount(`${name}-thief`, {
         handle: a.handle,
         email: `${name}-thief@test.com`,

@@ -15,7 +15,8 @@ requests, every host's cap filled all the time).  Then a plain sequential check 
 and the budget case: one host advertising 300 requests per ``--budget-window-s`` (Mastodon's
 300 per 5 minutes, with time scaled down) and ``--budget-accounts`` accounts, where the bot
 must never use more than its share (``[network] host_budget_share``, a third) of any window.
-``--large`` checks 20,000 Mastodon accounts on 400 hosts (plus 3,000 Bluesky) instead.
+``--large`` then checks 20,000 Mastodon accounts on 400 hosts (plus 3,000 Bluesky) too, and
+compares the wall time per account of the two sizes (linear growth is a ratio near 1).
 """
 
 from __future__ import annotations
@@ -180,16 +181,32 @@ def main() -> None:
         "--large", action="store_true", help="20,000 Mastodon accounts on 400 hosts, 3,000 Bluesky"
     )
     args = parser.parse_args()
+    sizes = [argparse.Namespace(**vars(args))]
     if args.large:
-        args.hosts, args.per_host, args.bluesky = 400, 50, 3000
+        # The default size first, in the same process and run, as the yardstick of linearity.
+        sizes[0].sequential_sample = 0
+        sizes.append(argparse.Namespace(**vars(args)))
+        sizes[1].hosts, sizes[1].per_host, sizes[1].bluesky = 400, 50, 3000
     with tempfile.TemporaryDirectory() as tmp:
-        data = scenario(args)
-        server, base = start_simulator(data, tmp)
-        try:
-            run(args, base, data)
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
+        per_account: list[float] = []
+        for size in sizes:
+            data = scenario(size)
+            server, base = start_simulator(data, tmp)
+            try:
+                per_account.append(run(size, base, data))
+            finally:
+                server.terminate()
+                server.wait(timeout=10)
+        if args.large:
+            small, large = sizes
+            n_small = small.hosts * small.per_host + small.bluesky
+            n_large = large.hosts * large.per_host + large.bluesky
+            print(
+                f"linearity: first run's wall time per account {per_account[1] * 1000:.2f} ms "
+                f"for {n_large} accounts vs {per_account[0] * 1000:.2f} ms for {n_small}: "
+                f"{per_account[1] / per_account[0]:.2f} (goal about 1: time grows linearly with "
+                f"the work)"
+            )
         if args.budget_accounts:
             budget = budget_scenario(args.budget_accounts, args.budget_window_s)
             server, base = start_simulator(budget, tmp)
@@ -200,7 +217,8 @@ def main() -> None:
                 server.wait(timeout=10)
 
 
-def run(args: argparse.Namespace, base: str, data: dict[str, Any]) -> None:
+def run(args: argparse.Namespace, base: str, data: dict[str, Any]) -> float:
+    """Both runs against their ideal clients; returns the first run's wall time per account."""
     overrides = {host: f"{base}/{host}" for host in data["hosts"]}
     accounts = extract_accounts(page(args.hosts, args.per_host, args.bluesky)).accounts
     n_mastodon = args.hosts * args.per_host
@@ -256,7 +274,7 @@ def run(args: argparse.Namespace, base: str, data: dict[str, Any]) -> None:
         print(
             f"  CPU of the bot process: {cpu:.1f} s, {cpu / len(accounts) * 1000:.2f} ms per "
             f"account (goal <= 1 ms); the ideal client (plain requests, no checks): "
-            f"{ideal_cpu / len(accounts) * 1000:.2f} ms"
+            f"{ideal_cpu / len(accounts) * 1000:.2f} ms, so {cpu / ideal_cpu:.2f} times its CPU"
         )
         if label == "first run":
             first_wall = wall
@@ -273,8 +291,9 @@ def run(args: argparse.Namespace, base: str, data: dict[str, Any]) -> None:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory of the bot process (max RSS): {peak:.0f} MB (goal < 300 MB)")
 
+    per_account_wall = first_wall / len(accounts)
     if not args.sequential_sample:
-        return
+        return per_account_wall
     sample = accounts[: args.sequential_sample // 2] + accounts[-(args.sequential_sample // 2) :]
     reset(base)
     sequential_net = Net(NetworkConfig(max_connections=1, max_per_host=1), overrides)
@@ -286,6 +305,7 @@ def run(args: argparse.Namespace, base: str, data: dict[str, Any]) -> None:
         f"plain sequential check: {took:.2f} s for {len(sample)} accounts, so about {scaled:.0f} s "
         f"for all {len(accounts)} ({scaled / max(first_wall, 1e-9):.0f}x the bot's first run)"
     )
+    return per_account_wall
 
 
 BUDGET_HOST = "busy.example"

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+import requests
 from faults.support import Figures
 
 from wmsocial_bot.checks import check_accounts
@@ -183,3 +184,23 @@ def test_bluesky_feed_not_shaped_like_the_lexicon_is_not_ok(
     figures.case("regressions")
     assert found.status == Status.UNVERIFIABLE, found.detail
     assert "its feed could not be read" in found.detail
+
+
+def test_a_garbled_rate_limit_reset_does_not_make_an_account_look_throttled(
+    sim: Simulator, figures: Figures
+) -> None:
+    """Mastodon.py's own rate-limit bookkeeping parsed ``X-RateLimit-Reset`` and raised its
+    429 error when it could not: a server's garbled header made a live account unreachable.
+    The network policy reads the header itself (``net.rate_limit_hints``), leniently."""
+    base = sim.overrides()["social.example"]
+    body = requests.get(f"{base}/api/v1/accounts/lookup?acct=alice", timeout=10).json()
+    sim.update_host(
+        "social.example",
+        pages={
+            "/api/v1/accounts/lookup": {"json": body, "headers": {"X-RateLimit-Reset": "soon"}}
+        },
+    )
+    (found,) = check(sim, ["https://social.example/@alice"], retries=0)
+    figures.fault("garbled rate-limit reset")
+    figures.case("regressions")
+    assert found.status == Status.OK, found.detail

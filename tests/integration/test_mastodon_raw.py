@@ -37,7 +37,8 @@ def fedi() -> Iterator[Simulator]:
 
 def test_this_mastodon_py_has_the_private_request_the_fast_lookup_uses() -> None:
     assert _raw_lookup_supported(), (
-        "Mastodon.py's __api_request(method, endpoint, params, override_type=...) changed: "
+        "Mastodon.py's __api_request(method, endpoint, params, do_ratelimiting=..., "
+        "override_type=...) changed: "
         "the account lookup falls back to the typed answer (about 0.85 ms more CPU per account)"
     )
 

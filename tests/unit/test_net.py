@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from wmsocial_bot.config import NetworkConfig
 from wmsocial_bot.errors import NetworkPolicyError
@@ -76,6 +79,41 @@ def test_json_depth_counts_structure_not_brackets_in_strings() -> None:
     assert not json_too_deep(b'["' + b"[" * 5000 + b'"]')  # brackets inside a string
     assert not json_too_deep(b'["\\"' + b"[" * 5000 + b'"]')  # an escaped quote first
     assert not json_too_deep(b"<html>" + b"[" * 5000)  # not JSON: the parser refuses it anyway
+
+
+def _depth(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+_tricky_text = st.text(alphabet='[]{}"\\/ax\n', max_size=8)
+_json_documents = st.recursive(
+    st.none() | st.integers() | _tricky_text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_tricky_text, inner, max_size=3),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(_json_documents, st.integers(min_value=0, max_value=12), st.sampled_from([0, 1, 2]))
+def test_json_depth_is_the_parsers_depth(value: object, limit: int, indent: int) -> None:
+    """The bytes-method depth agrees with the real nesting, whatever the strings hold
+    (brackets, quotes, backslashes) and however the document is spaced."""
+    from wmsocial_bot.net import json_too_deep
+
+    body = json.dumps(value, indent=indent or None).encode()
+    assert json_too_deep(body, limit) == (_depth(value) > limit), body
+
+
+def test_json_depth_of_deep_nesting_in_a_list_of_siblings() -> None:
+    from wmsocial_bot.net import json_too_deep
+
+    body = b"[" + b"[]," * 500 + b"[" * 101 + b"]" * 101 + b"]"
+    assert json_too_deep(body)
+    assert not json_too_deep(b"[" + b"[]," * 500 + b"[" * 98 + b"]" * 98 + b"]")
 
 
 def test_codings_the_cap_cannot_bound_are_refused() -> None:

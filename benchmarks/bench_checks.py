@@ -111,6 +111,7 @@ def ideal_client(base: str, hosts: dict[str, list[str]], caps: dict[str, int]) -
 
     def drive(urls: list[str]) -> None:
         with requests.Session() as session:
+            session.trust_env = False  # as the bot's: no proxy, .netrc or CA lookups per request
             for url in urls:
                 session.get(url, timeout=60).close()
 

@@ -187,3 +187,64 @@ def test_offline_refuses_every_host_without_an_override(monkeypatch: pytest.Monk
     monkeypatch.delenv(OFFLINE)
     online = Net(NetworkConfig(), resolver=lambda host: ["93.184.216.34"])
     assert online.target("https://forgotten.example/page").address == "93.184.216.34"
+
+
+class _Reply:
+    def __init__(self, status: int) -> None:
+        self.status_code = status
+        self.headers: dict[str, str] = {}
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+# (what each try gives, retries allowed) -> (what the exchange ends with, tries sent, retries)
+RETRY_CASES = [
+    (["200"], 3, ("200", 1, 0)),
+    (["404"], 3, ("404", 1, 0)),
+    (["503", "503", "200"], 3, ("200", 3, 2)),
+    (["503", "502", "503", "503", "200"], 2, ("503", 3, 2)),
+    (["reset", "200"], 1, ("200", 2, 1)),
+    (["reset", "reset", "reset"], 2, ("reset", 3, 2)),
+    (["bug", "200"], 3, ("bug", 1, 0)),
+    (["503"], 0, ("503", 1, 0)),
+    (["reset"], 0, ("reset", 1, 0)),
+]
+
+
+@pytest.mark.parametrize(("tries", "retries", "expected"), RETRY_CASES)
+def test_the_first_try_and_the_retries(
+    tries: list[str], retries: int, expected: tuple[str, int, int]
+) -> None:
+    """The first try is made without tenacity; a try to be retried is replayed to tenacity, so
+    that what is retried, how often, and which answer or error ends it stay tenacity's."""
+    import requests
+
+    net = Net(NetworkConfig(retries=retries))
+    net.sleep = lambda _seconds: None
+    sent: list[_Reply] = []
+
+    def send_once() -> _Reply:
+        outcome = tries[len(sent)]
+        sent.append(_Reply(int(outcome) if outcome.isdigit() else 0))
+        if outcome == "reset":
+            raise requests.ConnectionError("connection reset")
+        if outcome == "bug":
+            raise ValueError("not the network's fault")
+        return sent[-1]
+
+    end, count, retried = expected
+    if end.isdigit():
+        reply = net.exchange("h.example", send_once)
+        assert reply.status_code == int(end)
+        assert reply is sent[-1] and not reply.closed
+        answered = [r for r, outcome in zip(sent[:-1], tries, strict=False) if outcome.isdigit()]
+        assert all(earlier.closed for earlier in answered)  # each retried answer let go
+    else:
+        error = requests.ConnectionError if end == "reset" else ValueError
+        with pytest.raises(error):
+            net.exchange("h.example", send_once)
+    assert len(sent) == count
+    assert net.stats["retries"] == retried
+    assert net.stats["requests"] == count

@@ -506,10 +506,12 @@ def _own_item_stamps(item: object, did: str) -> list[datetime] | None:
     """The moments a feed item of ``did`` vouches for; None if it is someone else's.
 
     A repost counts as the reposter's activity at the repost (``reason``); a post counts
-    when its author is the account.  Checked as strictly as atproto's model would: a
-    ``post`` with its ``uri``, ``indexedAt`` and author's ``did`` (``app/bsky/feed/defs.json``
-    ``#feedViewPost``, ``#postView``), a repost with its reposter's ``did`` and its
-    ``indexedAt`` (``#reasonRepost``); anything else raises :class:`_NotAFeedItem`.
+    when its author is the account.  The fields read are the lexicon's required ones: a
+    ``post`` with its ``uri``, ``indexedAt`` and author's ``did`` (``#feedViewPost``,
+    ``#postView``), a repost with its reposter (``by``) and ``indexedAt``, its ``uri``
+    optional (``#reasonRepost``) -- ``app.bsky.feed.defs`` as the reference stack's
+    ``@atproto/api`` 0.20.44 has it (``dist/client/types/app/bsky/feed/defs.d.ts``, served by
+    ``@atproto/bsky`` 0.0.280).  A missing one raises :class:`_NotAFeedItem`.
     """
     if not isinstance(item, dict) or not isinstance(post := item.get("post"), dict):
         raise _NotAFeedItem("a feed item without its post")

@@ -984,9 +984,10 @@ def account_lookup(client: Any, acct: str) -> Any:
 
     ``do_ratelimiting=False`` leaves the rate limits to the network policy, which reads them
     already: Mastodon.py's own bookkeeping parsed ``X-RateLimit-Reset`` and ``Date`` with
-    dateutil on every answer, and raised its 429 error when a server garbled them.  A 429 is
-    still raised as one (``ratelimit_method="throw"`` or not ``do_ratelimiting``, the same
-    branch).
+    dateutil on every answer, and raised its 429 error ("Rate limit time calculations
+    failed") when a server garbled them.  A 429 is still raised as one: ``if
+    self.ratelimit_method == 'throw' or not do_ratelimiting`` (mastodon/internals.py,
+    ``__api_request``, Mastodon.py 2.1.0 and 2.3.3).
     """
     if _raw_lookup_supported():
         raw_request = client._Mastodon__api_request  # private: see the docstring

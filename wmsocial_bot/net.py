@@ -702,6 +702,10 @@ class Net:
         ipv4 = [a for a in addresses if ":" not in a]
         return (ipv4 or list(addresses))[0].split("%")[0]
 
+    def in_flight_limit(self, host: str) -> int:
+        """How many requests ``host`` may have in flight at most (the per-host limit)."""
+        return max(1, WIDE_HOSTS.get(host, self.config.max_per_host))
+
     def _gate(self, host: str) -> _Gate:
         with self._lock:
             gate = self._gates.get(host)
@@ -1302,11 +1306,14 @@ def json_too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     a removal joined), so the passes count the nesting, and brackets left open add theirs.
     """
     start = body.lstrip(b" \t\r\n\x00\xef\xbb\xbf\xfe\xff")[:1]
-    if start not in (b"[", b"{") or body.count(b"[") + body.count(b"{") <= limit:
-        return False  # cannot be that deep: the common case costs two counts
+    if start not in (b"[", b"{"):
+        return False
     if b"\\" in body:
         body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
-    marks = body.translate(_ALL_SQUARE, _ONLY_BRACKETS_AND_QUOTES).replace(b'""', b"")
+    marks = body.translate(_ALL_SQUARE, _ONLY_BRACKETS_AND_QUOTES)
+    if marks.count(b"[") <= limit:
+        return False  # cannot be that deep (the usual answer: a small one)
+    marks = marks.replace(b'""', b"")
     brackets = b"".join(marks.split(b'"')[::2])
     if len(brackets) - len(brackets.lstrip(b"[")) > limit:
         return True  # the usual attack: a run of opening brackets, found in one step
@@ -1330,12 +1337,21 @@ def refuse_deep_json(body: bytes, host: str) -> None:
         )
 
 
+@functools.lru_cache(maxsize=4)
+def _ssl_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    """httpx's TLS context (certifi, or the ``SSL_CERT_FILE``/``SSL_CERT_DIR`` it reads), made
+    once per process and per those settings: loading the certificates took 20 ms of CPU for
+    every check of Bluesky accounts.  A context is safe to share between connections."""
+    del cert_file, cert_dir  # the cache key: httpx reads them from the environment itself
+    return httpx.create_ssl_context()
+
+
 class _PolicyTransport(httpx.BaseTransport):
     """httpx transport: overrides, the address guard, limits and the size cap."""
 
     def __init__(self, net: Net) -> None:
         self.net = net
-        context = httpx.create_ssl_context()
+        context = _ssl_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
         self.inner = httpx.HTTPTransport(verify=context)
         # httpx has no public hook for its connection pool: ours keeps connections without
         # httpcore's per-request sweep of every idle socket (http_pool.py says why), and every

@@ -369,6 +369,27 @@ def test_pinned_https_still_verifies_the_name(
     figures.case("security: TLS pinning", 3)
 
 
+def test_the_httpx_path_verifies_with_the_certificates_httpx_is_told_to_trust(
+    tls_server: tuple[_TlsServer, Path], monkeypatch: pytest.MonkeyPatch, figures: Figures
+) -> None:
+    """atproto's path reads ``SSL_CERT_FILE`` as httpx does, also when its TLS context is
+    made once per process: a CA trusted only through it is trusted, and no longer once unset."""
+    server, ca = tls_server
+    monkeypatch.setattr(net_module, "refusal_reason", lambda address: None)
+    monkeypatch.delenv(OFFLINE)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    net = Net(NetworkConfig(timeout=5.0, retries=0), resolver=lambda host: ["127.0.0.1"])
+    url = f"https://pinned.example:{server.port}/x"
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca))
+    for _ in range(2):  # the second transport reuses the context
+        with httpx.Client(transport=net.httpx_transport()) as client:
+            assert client.get(url).text == "pinned"
+    monkeypatch.delenv("SSL_CERT_FILE")
+    with httpx.Client(transport=net.httpx_transport()) as client, pytest.raises(httpx.ConnectError):
+        client.get(url)  # certifi's CAs do not include the test's
+    figures.case("security: TLS trust settings", 3)
+
+
 # ---- secrets -------------------------------------------------------------------------------
 
 

@@ -128,7 +128,9 @@ class _Bluesky:
             if failure:
                 failures.update(dict.fromkeys(batch, failure))
         return self.ctx.check_each(
-            lambda account: self.check_one(account, profiles, failures), accounts
+            lambda account: self.check_one(account, profiles, failures),
+            accounts,
+            host_of=lambda _account: APPVIEW,
         )
 
     def fetch_batch(self, actors: list[str]) -> tuple[dict[str, Any], str | None]:

@@ -83,9 +83,10 @@ class CheckContext:
     ) -> list[CheckResult]:
         """``check`` every account concurrently; a bug costs one account (the guard), not the run.
 
-        With ``host_of``, at most ``max_per_host`` accounts of one host are checked at a time
-        (the longest queues start first): a host that is slow, or paced by its rate-limit
-        share, holds that many workers, never all of them, and an account's clock
+        With ``host_of``, at most as many accounts of one host are checked at a time as it may
+        have requests in flight (``max_per_host``; 32 for the Bluesky AppView), the longest
+        queues first: a host that is slow, or paced by its rate-limit share, holds that many
+        workers, never all of them, and an account's clock
         (``account_deadline``) starts when its host can take it, not while it waits behind
         the host's other accounts.
         """
@@ -114,13 +115,14 @@ class CheckContext:
         items: list[Account],
         host_of: Callable[[Account], str],
     ) -> list[CheckResult]:
-        """``check`` every item, at most ``max_per_host`` of one host at a time.
+        """``check`` every item, at most the host's in-flight limit of one host at a time.
 
-        Each host gets up to ``max_per_host`` lanes, submitted round by round with the longest
-        queues first; a lane checks its host's next account until none is left.  A finished
-        check goes straight on to the next one in its own worker: no hand-off to another
-        thread per account (under load, each hand-off waited for the interpreter's lock and
-        left a host's slot idle: about 90 ms between one answer and the next request).
+        Each host gets as many lanes as it may have requests in flight
+        (:meth:`Net.in_flight_limit`), submitted round by round with the longest queues first;
+        a lane checks its host's next account until none is left.  A finished check goes
+        straight on to the next one in its own worker: no hand-off to another thread per
+        account (under load, each hand-off waited for the interpreter's lock and left a host's
+        slot idle: about 90 ms between one answer and the next request).
         """
         queues: dict[str, deque[int]] = {}
         for index, item in enumerate(items):
@@ -135,13 +137,13 @@ class CheckContext:
                     return
                 found[index] = check(items[index])  # guarded: a bug is already a result
 
-        per_host = max(1, self.net.config.max_per_host)
-        longest_first = sorted(queues.values(), key=len, reverse=True)
+        limits = {host: self.net.in_flight_limit(host) for host in queues}
+        longest_first = sorted(queues.items(), key=lambda entry: len(entry[1]), reverse=True)
         lanes = [
             self.executor.submit(lane, queue)
-            for round_ in range(per_host)
-            for queue in longest_first
-            if len(queue) > round_
+            for round_ in range(max(limits.values(), default=0))
+            for host, queue in longest_first
+            if round_ < min(limits[host], len(queue))
         ]
         for running in lanes:
             running.result()

@@ -2,8 +2,9 @@
 without the typed-object conversion that cost more CPU than the rest of an account's check.
 
 ``checkers.mastodon.account_lookup`` calls Mastodon.py's private ``__api_request`` with
-``override_type=dict``.  The first test pins that: it fails loudly when a Mastodon.py release
-changes it (the bot then falls back to the public, slower ``account_lookup``).
+``return_response_object=True`` and ``override_type=dict``.  The first test pins that: it
+fails loudly when a Mastodon.py release changes it (the bot then falls back to the public,
+slower ``account_lookup``).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def fedi() -> Iterator[Simulator]:
 def test_this_mastodon_py_has_the_private_request_the_fast_lookup_uses() -> None:
     assert _raw_lookup_supported(), (
         "Mastodon.py's __api_request(method, endpoint, params, do_ratelimiting=..., "
-        "override_type=...) changed: "
+        "return_response_object=..., override_type=...) changed: "
         "the account lookup falls back to the typed answer (about 0.85 ms more CPU per account)"
     )
 

@@ -976,11 +976,16 @@ def account_lookup(client: Any, acct: str) -> Any:
     Mastodon.py turns every answer into typed objects (``try_cast_recurse``: the type hints of
     every field walked, every date parsed by dateutil), which cost about 0.85 ms of CPU per
     account, more than the rest of the check; the verdict reads the JSON fields only.  The
-    request itself (same URL, session, errors) is Mastodon.py's own ``__api_request`` with its
-    ``override_type=dict``, the cast its own ``register_app`` uses (mastodon/internals.py,
-    authentication.py; Mastodon.py 2.1.0 to 2.3.3).  That method is private: where a
-    Mastodon.py release lacks it, the public ``account_lookup`` is called instead (the same
-    answer, typed), and tests/unit/test_mastodon_raw.py fails so that the change is noticed.
+    request itself (same URL, session, errors) is Mastodon.py's own ``__api_request``, asked
+    for the answer itself (``return_response_object=True``: returned after its error checks,
+    before any parsing) and read with ``Response.json()``, as ``__api_request`` reads it; an
+    error answer's text is still read by Mastodon.py, cast with ``override_type=dict`` (the
+    cast its own ``register_app`` uses; mastodon/internals.py, authentication.py;
+    Mastodon.py 2.1.0 to 2.3.3).  Even the ``dict`` cast cost about 15 microseconds an answer
+    (a dozen ``issubclass`` checks, each raising and catching two ``AttributeError``).  That
+    method is private: where a Mastodon.py release lacks it, the public ``account_lookup`` is
+    called instead (the same answer, typed), and tests/integration/test_mastodon_raw.py fails
+    so that the change is noticed.  A body that is not JSON raises ``ValueError`` either way.
 
     ``do_ratelimiting=False`` leaves the rate limits to the network policy, which reads them
     already: Mastodon.py's own bookkeeping parsed ``X-RateLimit-Reset`` and ``Date`` with
@@ -991,19 +996,22 @@ def account_lookup(client: Any, acct: str) -> Any:
     """
     if _raw_lookup_supported():
         raw_request = client._Mastodon__api_request  # private: see the docstring
-        return raw_request(
+        answer = raw_request(
             "GET",
             "/api/v1/accounts/lookup",
             {"acct": acct},
             do_ratelimiting=False,
+            return_response_object=True,
             override_type=dict,
         )
+        return answer.json()
     return client.account_lookup(acct)
 
 
 @functools.cache
 def _raw_lookup_supported() -> bool:
-    """Whether this Mastodon.py has ``__api_request(..., override_type=...)`` (see above)."""
+    """Whether this Mastodon.py has ``__api_request(..., return_response_object=...)`` and
+    ``override_type`` (see above)."""
     import inspect
 
     from mastodon import Mastodon
@@ -1015,7 +1023,8 @@ def _raw_lookup_supported() -> bool:
         parameters = inspect.signature(request).parameters
     except (TypeError, ValueError):
         return False
-    return {"method", "endpoint", "params", "do_ratelimiting", "override_type"} <= set(parameters)
+    expected = {"method", "endpoint", "params", "do_ratelimiting", "return_response_object"}
+    return expected | {"override_type"} <= set(parameters)
 
 
 @functools.cache

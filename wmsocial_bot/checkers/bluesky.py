@@ -42,6 +42,15 @@ def check_accounts(accounts: Sequence[Account], ctx: CheckContext) -> list[Check
     return _Bluesky(ctx).check(accounts)
 
 
+def build_models() -> None:
+    """Have pydantic build the validator of ``getProfiles``' answer (with its profile views)
+    now: atproto's models defer it to their first use, which cost about 40 ms of CPU inside
+    the first check of a process (once per process: :func:`checks.ready_for_checks`)."""
+    from atproto_client import models
+
+    models.AppBskyActorGetProfiles.Response(profiles=[])
+
+
 @dataclass(frozen=True)
 class _ErrorAnswer:
     """An XRPC error answer (the server spoke, with an error), as atproto raised it."""

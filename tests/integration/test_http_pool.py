@@ -175,3 +175,43 @@ def test_closing_the_client_closes_its_idle_connections(server: _Server) -> None
             break
         threading.Event().wait(0.02)
     assert server.open == 0
+
+
+def test_a_bluesky_check_leaves_no_connection_open() -> None:
+    from datetime import datetime
+
+    from wmsocial_bot.checks import check_accounts
+    from wmsocial_bot.extract import extract_accounts
+    from wmsocial_testkit.simulator import Simulator
+
+    pools: list[KeepAlivePool] = []
+
+    class RecordingNet(Net):
+        def httpx_transport(self) -> httpx.BaseTransport:
+            transport = super().httpx_transport()
+            pools.append(transport.inner._pool)  # type: ignore[attr-defined]
+            return transport
+
+    dids = [f"did:plc:open{n:03d}" + "a" * 14 for n in range(3)]
+    data = {
+        "now": "2026-11-24T00:00:00Z",
+        "hosts": {"public.api.bsky.app": {"software": "bluesky-appview"}},
+        "bluesky": {
+            "accounts": {
+                did: {
+                    "handle": f"open{n}.bsky.social",
+                    "state": "ok",
+                    "posts_count": 2,
+                    "last_post_at": "2026-11-01T00:00:00Z",
+                }
+                for n, did in enumerate(dids)
+            }
+        },
+    }
+    page = "".join(f"* https://bsky.app/profile/open{n}.bsky.social\n" for n in range(3))
+    with Simulator(data) as sim:
+        net = RecordingNet(NetworkConfig(timeout=5.0), sim.overrides())
+        results = check_accounts(extract_accounts(page).accounts, net, now=datetime(2026, 11, 24))
+    assert [r.status.value for r in results] == ["ok"] * 3, [r.detail for r in results]
+    assert pools and all(pool.opened > 0 for pool in pools)
+    assert [pool.idle_connections() for pool in pools] == [0] * len(pools)

@@ -39,7 +39,11 @@ def profile_url(actor: str) -> str:
 
 
 def check_accounts(accounts: Sequence[Account], ctx: CheckContext) -> list[CheckResult]:
-    return _Bluesky(ctx).check(accounts)
+    checker = _Bluesky(ctx)
+    try:
+        return checker.check(accounts)
+    finally:
+        checker.close()  # its keep-alive connections: none left open on the AppView's side
 
 
 def build_models() -> None:
@@ -116,7 +120,11 @@ class _Bluesky:
             max_redirects=net.config.max_redirects,
         )
         request.add_additional_header("User-Agent", net.httpx_user_agent())
+        self._request = request
         self.client = Client(base_url=f"https://{APPVIEW}", request=request)
+
+    def close(self) -> None:
+        self._request.close()
 
     def actor_for(self, account: Account) -> str:
         """Ask by the DID we learned earlier, so that a rename cannot hide."""

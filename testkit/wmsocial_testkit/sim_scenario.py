@@ -761,3 +761,30 @@ def load_scenario_data(source: Mapping[str, Any] | Path | str) -> dict[str, Any]
     if not isinstance(data, dict):
         raise ScenarioError(f"{path}: the scenario must be a JSON object")
     return data
+
+
+def live_bluesky(prefix: str, count: int, **appview: Any) -> tuple[dict[str, Any], str]:
+    """A scenario of ``count`` live Bluesky accounts ``<prefix><n>.bsky.social`` (each with
+    two posts, the last on 2026-11-01) and the wiki text that lists them; ``appview`` sets the
+    AppView host's fields (``latency_ms``, ``max_in_flight``, ...)."""
+    dids = [f"did:plc:{prefix}{n:03d}".ljust(29, "a") for n in range(count)]
+    data = {
+        "now": "2026-11-24T00:00:00Z",
+        "hosts": {
+            "public.api.bsky.app": {"software": "bluesky-appview", **appview},
+            "plc.directory": {"software": "plc"},
+        },
+        "bluesky": {
+            "accounts": {
+                did: {
+                    "handle": f"{prefix}{n}.bsky.social",
+                    "state": "ok",
+                    "posts_count": 2,
+                    "last_post_at": "2026-11-01T00:00:00Z",
+                }
+                for n, did in enumerate(dids)
+            }
+        },
+    }
+    page = "".join(f"* https://bsky.app/profile/{prefix}{n}.bsky.social\n" for n in range(count))
+    return data, page

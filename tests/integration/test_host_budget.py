@@ -22,6 +22,7 @@ from wmsocial_bot.model import CheckResult, Status
 from wmsocial_bot.net import Net
 from wmsocial_bot.run import PageReport
 from wmsocial_bot.state import Streak
+from wmsocial_testkit.sim_scenario import live_bluesky
 from wmsocial_testkit.simulator import RequestRecord, Simulator
 
 pytestmark = pytest.mark.simulator
@@ -155,26 +156,7 @@ def test_the_run_summary_counts_the_accounts_left_for_the_next_run() -> None:
 def test_the_public_appview_gets_more_requests_in_flight_than_a_server() -> None:
     # Bluesky's public AppView is cached and has "generous rate-limits" (bsky-docs
     # rate-limits.md): up to 32 in flight there, while a Mastodon server keeps max_per_host.
-    dids = [f"did:plc:wide{n:03d}" + "a" * 14 for n in range(64)]
-    data = {
-        "now": "2026-11-24T00:00:00Z",
-        "hosts": {
-            "public.api.bsky.app": {"software": "bluesky-appview", "latency_ms": 100},
-            "plc.directory": {"software": "plc"},
-        },
-        "bluesky": {
-            "accounts": {
-                did: {
-                    "handle": f"wide{n}.bsky.social",
-                    "state": "ok",
-                    "posts_count": 2,
-                    "last_post_at": "2026-11-01T00:00:00Z",
-                }
-                for n, did in enumerate(dids)
-            }
-        },
-    }
-    page = "".join(f"* https://bsky.app/profile/wide{n}.bsky.social\n" for n in range(64))
+    data, page = live_bluesky("wide", 64, latency_ms=100)
     with Simulator(data) as sim:
         net = Net(NetworkConfig(timeout=5.0), sim.overrides())
         results = check_accounts(extract_accounts(page).accounts, net, now=NOW)

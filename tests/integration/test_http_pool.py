@@ -182,6 +182,7 @@ def test_a_bluesky_check_leaves_no_connection_open() -> None:
 
     from wmsocial_bot.checks import check_accounts
     from wmsocial_bot.extract import extract_accounts
+    from wmsocial_testkit.sim_scenario import live_bluesky
     from wmsocial_testkit.simulator import Simulator
 
     pools: list[KeepAlivePool] = []
@@ -192,23 +193,7 @@ def test_a_bluesky_check_leaves_no_connection_open() -> None:
             pools.append(transport.inner._pool)  # type: ignore[attr-defined]
             return transport
 
-    dids = [f"did:plc:open{n:03d}" + "a" * 14 for n in range(3)]
-    data = {
-        "now": "2026-11-24T00:00:00Z",
-        "hosts": {"public.api.bsky.app": {"software": "bluesky-appview"}},
-        "bluesky": {
-            "accounts": {
-                did: {
-                    "handle": f"open{n}.bsky.social",
-                    "state": "ok",
-                    "posts_count": 2,
-                    "last_post_at": "2026-11-01T00:00:00Z",
-                }
-                for n, did in enumerate(dids)
-            }
-        },
-    }
-    page = "".join(f"* https://bsky.app/profile/open{n}.bsky.social\n" for n in range(3))
+    data, page = live_bluesky("open", 3)
     with Simulator(data) as sim:
         net = RecordingNet(NetworkConfig(timeout=5.0), sim.overrides())
         results = check_accounts(extract_accounts(page).accounts, net, now=datetime(2026, 11, 24))

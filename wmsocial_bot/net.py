@@ -710,7 +710,7 @@ class Net:
         with self._lock:
             gate = self._gates.get(host)
             if gate is None:
-                limit = WIDE_HOSTS.get(host, self.config.max_per_host)
+                limit = self.in_flight_limit(host)
                 gate = self._gates[host] = _Gate(limit=limit, ceiling=limit)
             return gate
 
@@ -1284,8 +1284,7 @@ class _BoundedDecoder:
         )
 
 
-_BRACKETS_AND_QUOTES = b'[]{}"'
-_ONLY_BRACKETS_AND_QUOTES = bytes(sorted(set(range(256)) - set(_BRACKETS_AND_QUOTES)))
+_NOT_BRACKETS_OR_QUOTES = bytes(sorted(set(range(256)) - set(b'[]{}"')))  # deleted
 _ALL_SQUARE = bytes.maketrans(b"{}", b"[]")  # nesting is counted, not matched
 
 
@@ -1310,7 +1309,7 @@ def json_too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
         return False
     if b"\\" in body:
         body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
-    marks = body.translate(_ALL_SQUARE, _ONLY_BRACKETS_AND_QUOTES)
+    marks = body.translate(_ALL_SQUARE, _NOT_BRACKETS_OR_QUOTES)
     if marks.count(b"[") <= limit:
         return False  # cannot be that deep (the usual answer: a small one)
     marks = marks.replace(b'""', b"")

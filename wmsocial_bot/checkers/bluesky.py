@@ -120,11 +120,10 @@ class _Bluesky:
             max_redirects=net.config.max_redirects,
         )
         request.add_additional_header("User-Agent", net.httpx_user_agent())
-        self._request = request
         self.client = Client(base_url=f"https://{APPVIEW}", request=request)
 
     def close(self) -> None:
-        self._request.close()
+        self.client.request.close()  # atproto's public Request: its httpx client
 
     def actor_for(self, account: Account) -> str:
         """Ask by the DID we learned earlier, so that a rename cannot hide."""

@@ -1023,8 +1023,15 @@ def _raw_lookup_supported() -> bool:
         parameters = inspect.signature(request).parameters
     except (TypeError, ValueError):
         return False
-    expected = {"method", "endpoint", "params", "do_ratelimiting", "return_response_object"}
-    return expected | {"override_type"} <= set(parameters)
+    used = {
+        "method",
+        "endpoint",
+        "params",
+        "do_ratelimiting",
+        "return_response_object",
+        "override_type",
+    }
+    return used <= set(parameters)
 
 
 @functools.cache

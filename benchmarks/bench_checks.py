@@ -229,8 +229,9 @@ def run(args: argparse.Namespace, base: str, data: dict[str, Any]) -> float:
         cpu0 = time.process_time()
         ready_for_checks()  # the first check of a process would otherwise
         print(
-            "once per process, not per account: importing atproto and Mastodon.py and "
-            "setting the process's objects apart from the garbage collector (ready_for_checks), "
+            "once per process, not per account: importing atproto and Mastodon.py, loading "
+            "the CA certificates and setting the process's objects apart from the garbage "
+            "collector (ready_for_checks), "
             f"{time.process_time() - cpu0:.2f} s of CPU (outside the figures below)"
         )
     known: dict[str, Identity] = {}

@@ -27,7 +27,7 @@ from wmsocial_bot.checkers import CHECKERS, CheckContext, Checker, bluesky
 from wmsocial_bot.checkers.common import result
 from wmsocial_bot.identify import BY_NAME
 from wmsocial_bot.model import Account, CheckResult, Identity, Status
-from wmsocial_bot.net import Net
+from wmsocial_bot.net import Net, load_tls_trust
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +80,9 @@ def check_accounts(
 
 @functools.cache
 def ready_for_checks() -> None:
-    """Import the platform clients, build the atproto models the checks read, and set what
-    the process holds by then apart from the garbage collector; once per process, before its
-    first check.
+    """Import the platform clients, build the atproto models the checks read, load the CA
+    certificates, and set what the process holds by then apart from the garbage collector;
+    once per process, before its first check.
 
     The clients' classes, models and tables (about 110,000 objects, most of them atproto's)
     live as long as the process.  Every full collection of Python's cycle collector walked
@@ -95,6 +95,7 @@ def ready_for_checks() -> None:
     """
     importlib.import_module("mastodon")
     bluesky.build_models()
+    load_tls_trust()
     gc.collect()
     gc.freeze()
 

@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 import pytest
 import requests
+import urllib3
 from faults.support import Figures, SuiteConfig, pywikibot_dir_via, run_cli, write_config
 
 from wmsocial_bot import net as net_module
@@ -387,6 +388,51 @@ def test_the_httpx_path_verifies_with_the_certificates_httpx_is_told_to_trust(
     monkeypatch.delenv("SSL_CERT_FILE")
     with httpx.Client(transport=net.httpx_transport()) as client, pytest.raises(httpx.ConnectError):
         client.get(url)  # certifi's CAs do not include the test's
+    figures.case("security: TLS trust settings", 3)
+
+
+def test_the_requests_path_trusts_the_bundle_the_environment_names(
+    tls_server: tuple[_TlsServer, Path], monkeypatch: pytest.MonkeyPatch, figures: Figures
+) -> None:
+    """Mastodon.py's path reads ``REQUESTS_CA_BUNDLE`` as requests does, also with its one
+    shared TLS context: a CA trusted only through it is trusted, and no longer once unset."""
+    server, ca = tls_server
+    monkeypatch.setattr(net_module, "refusal_reason", lambda address: None)
+    monkeypatch.delenv(OFFLINE)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    url = f"https://pinned.example:{server.port}/x"
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca))
+    for _ in range(2):  # a second session reuses the context
+        net = Net(NetworkConfig(timeout=5.0, retries=0), resolver=lambda host: ["127.0.0.1"])
+        assert net.get(url).text == "pinned"
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    net = Net(NetworkConfig(timeout=5.0, retries=0), resolver=lambda host: ["127.0.0.1"])
+    with pytest.raises(requests.exceptions.SSLError):
+        net.get(url)  # certifi's CAs do not include the test's
+    figures.case("security: TLS trust settings", 3)
+
+
+def test_a_bundle_given_for_one_request_is_trusted_for_that_request_only(
+    tls_server: tuple[_TlsServer, Path], monkeypatch: pytest.MonkeyPatch, figures: Figures
+) -> None:
+    """The shared context is never handed another bundle: after a request that trusts the
+    test CA explicitly, the next one (the usual trust, on the same session and host) does not."""
+    server, ca = tls_server
+    monkeypatch.setattr(net_module, "refusal_reason", lambda address: None)
+    monkeypatch.delenv(OFFLINE)
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    net = Net(NetworkConfig(timeout=5.0, retries=0), resolver=lambda host: ["127.0.0.1"])
+    url = f"https://pinned.example:{server.port}/x"
+    with pytest.raises(requests.exceptions.SSLError):
+        net.get(url)
+    assert net.get(url, verify=str(ca)).text == "pinned"
+    with pytest.raises(requests.exceptions.SSLError):
+        net.get(f"https://pinned.example:{server.port}/y")
+    with pytest.warns(urllib3.exceptions.InsecureRequestWarning):
+        assert net.get(url, verify=False).text == "pinned"
+    with pytest.raises(requests.exceptions.SSLError):
+        net.get(f"https://pinned.example:{server.port}/z")  # verify=False did not stick either
     figures.case("security: TLS trust settings", 3)
 
 

@@ -212,7 +212,7 @@ class _Fediverse:
     # -- entry ---------------------------------------------------------------------------
 
     def check(self, account: Account) -> CheckResult:
-        verdict = self.inspect(account.handle, [account.handle], by_id=link_names_id(account.url))
+        verdict = self.inspect(account.handle, [account.handle], link=account.url)
         learned = verdict.learned
         if learned is not None:
             learned = replace(learned, key=account.key)
@@ -229,16 +229,18 @@ class _Fediverse:
             profile=verdict.profile,
         )
 
-    def inspect(self, handle: str, chain: list[str], by_id: bool = False) -> _Verdict:
+    def inspect(self, handle: str, chain: list[str], link: str | None = None) -> _Verdict:
         """The verdict for ``handle``, following moves; ``chain`` holds the handles so far.
 
-        ``by_id``: the link had the ``/users/<x>`` form, which on Misskey carries an id.
+        ``link``: the page's link to the account; its ``/users/<x>`` form carries an id on
+        Misskey (read only for a Misskey server: parsing it cost every account microseconds).
         """
         user, host = split_handle(handle)
         answer = self.lookup(user, host)
         if answer.kind == "unknown" or (answer.kind == "fault" and answer.status != Status.INVALID):
             software = self.software(host)
             if software in MISSKEY_FAMILY:
+                by_id = link_names_id(link)
                 return self.misskey(user, host, chain, by_id, software or "misskey")
             if software == "gotosocial":
                 answer = _Answer("forbidden")

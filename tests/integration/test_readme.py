@@ -56,6 +56,7 @@ BENCHMARKS = {
         *("--hosts", "2", "--per-host", "3", "--bluesky", "4"),
         *("--latency-ms", "1", "--sequential-sample", "2"),
     ],
+    ".venv/bin/python benchmarks/bench_tls.py": ["--connections", "2"],
 }
 
 

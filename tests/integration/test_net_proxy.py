@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -49,22 +50,25 @@ class _Recorder:
         self.httpd.server_close()
 
 
-@pytest.fixture
-def proxy() -> Iterator[_Recorder]:
-    server = _Recorder(b'{"via": "proxy"}')
+@contextmanager
+def _serving(body: bytes) -> Iterator[_Recorder]:
+    server = _Recorder(body)
     try:
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture
+def proxy() -> Iterator[_Recorder]:
+    with _serving(b'{"via": "proxy"}') as server:
+        yield server
 
 
 @pytest.fixture
 def origin() -> Iterator[_Recorder]:
-    server = _Recorder(b'{"via": "origin"}')
-    try:
+    with _serving(b'{"via": "origin"}') as server:
         yield server
-    finally:
-        server.close()
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from typing import Any
 
 from wmsocial_bot.decide import owner_of
 from wmsocial_bot.identify import NAMES, PLATFORMS, shown_handle
-from wmsocial_bot.model import Account, CheckResult, Identity, Reach, ReachRecord
+from wmsocial_bot.model import Account, CheckResult, Fix, Identity, Reach, ReachRecord
 from wmsocial_bot.notices import inert, platform_name
 
 # The platforms whose checks see activity figures (docs/dashboard.md says which, and where from).
@@ -241,12 +241,16 @@ class Cell:
     platform: str
     handle: str
     activity: Activity | None
+    moved_from: str | None = None  # the handle this run's fix replaced, for a moved account
 
     @property
     def note(self) -> str | None:
         """Why there are no figures: the platform shows none, or no run recorded any yet."""
         if self.activity is not None:
             return None
+        if self.moved_from is not None:
+            old = shown_handle(self.platform, self.moved_from)
+            return f"the page links it since this run (moved from {old}); figures start next run"
         if self.platform not in SHOWS_FIGURES:
             return f"{platform_name(self.platform)} shows no activity to anonymous callers"
         return "no figures recorded yet (run records them at each check)"
@@ -289,6 +293,34 @@ def owner_rows(
         cell = Cell(account.platform, account.handle, activity(history.get(account.key, ()), now))
         rows.setdefault(owner.strip() or NO_OWNER, {}).setdefault(account.key, cell)
     return [OwnerRow(owner, tuple(cells.values())) for owner, cells in rows.items()]
+
+
+def owners_after_fixes(rows: Sequence[OwnerRow], fixes: Iterable[Fix]) -> list[OwnerRow]:
+    """The activity rows as the page reads after this run's fixes, not one run behind them.
+
+    A renamed account is the same account under its new handle, figures and all.  A moved one
+    is a new account (docs/dashboard.md): its successor's handle is shown, with no figures
+    until a run records them.  Where the row lists the successor already, the old cell goes.
+    """
+    by_old = {(fix.platform, fix.old_handle): fix for fix in fixes}
+    if not by_old:
+        return list(rows)
+    out = []
+    for row in rows:
+        listed = {(cell.platform, cell.handle) for cell in row.cells}
+        cells = []
+        for cell in row.cells:
+            fix = by_old.get((cell.platform, cell.handle))
+            if fix is None:
+                cells.append(cell)
+            elif (fix.platform, fix.new_handle) in listed:
+                continue
+            elif fix.reason == "renamed":
+                cells.append(replace(cell, handle=fix.new_handle))
+            else:
+                cells.append(Cell(cell.platform, fix.new_handle, None, moved_from=cell.handle))
+        out.append(OwnerRow(row.owner, tuple(cells)))
+    return out
 
 
 def platforms_of(rows: Sequence[OwnerRow]) -> list[str]:

@@ -15,7 +15,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 
-from wmsocial_bot.dashboard import OwnerRow, owner_rows, reach_rows, status_section, with_this_run
+from wmsocial_bot.dashboard import (
+    OwnerRow,
+    owner_rows,
+    owners_after_fixes,
+    reach_rows,
+    status_section,
+    with_this_run,
+)
 from wmsocial_bot.decide import Decision
 from wmsocial_bot.extract import Extraction
 from wmsocial_bot.fix import FixResult, apply_fixes
@@ -182,22 +189,22 @@ class UpdateStatusPage:
     verification: tuple[FieldCheck, ...] = ()  # each Mastodon profile field's verdict
     servers: str = ""  # the servers section's body; empty: no section
 
-    def sections(self, on: date) -> list[tuple[str, str]]:
+    def sections(self, on: date, owners: Sequence[OwnerRow]) -> list[tuple[str, str]]:
         """The sections under the accounts table, in page order: activity per owner, then
         verification help (issue 17, part 3), then the movement's servers (part 5)."""
         sections = []
-        if self.owners:
+        if owners:
             moment = datetime.combine(on, time(), UTC)
-            sections.append((ACTIVITY_HEADING, status_section(self.owners, now=moment)))
+            sections.append((ACTIVITY_HEADING, status_section(owners, now=moment)))
         if self.verification:
             sections.append((VERIFICATION_HEADING, render_verification(self.verification)))
         if self.servers:
             sections.append((SERVERS_HEADING, self.servers))
         return sections
 
-    def render(self, rows: Sequence[StatusRow], on: date) -> str:
+    def render(self, rows: Sequence[StatusRow], owners: Sequence[OwnerRow], on: date) -> str:
         return render_status_page(
-            rows, updated=on, page_title=self.page, sections=self.sections(on)
+            rows, updated=on, page_title=self.page, sections=self.sections(on, owners)
         )
 
     def text(self, current: str, fixed: FixResult | None) -> str | None:
@@ -206,9 +213,10 @@ class UpdateStatusPage:
         ``fixed``: this run's page fixes if the page edit was saved (else None).
         """
         rows = rows_after_fixes(self.rows, fixed)
-        new = self.render(rows, self.updated)
+        owners = owners_after_fixes(self.owners, [a.fix for a in fixed.applied] if fixed else [])
+        new = self.render(rows, owners, self.updated)
         stamp = _UPDATED.search(current)
-        if stamp and self.render(rows, date.fromisoformat(stamp.group(1))) == current:
+        if stamp and self.render(rows, owners, date.fromisoformat(stamp.group(1))) == current:
             return None
         return None if new == current else new
 

@@ -160,3 +160,85 @@ def test_a_renamed_bluesky_account_keeps_its_history_on_the_status_page() -> Non
         store.close()
     section = wiki.text(STATUS).split("== Activity and reach per owner ==", 1)[1]
     assert "@new.bsky.social&#58; last ?, 30d 30, 400 followers (+300)" in section
+
+
+FIXED = """{| class="wikitable"
+! Owner !! Mastodon !! Bluesky
+|-
+| Owner A || https://social.example/@old || https://bsky.app/profile/old.bsky.social
+|}"""
+
+
+def fixing_check(accounts: Sequence[Account], now: datetime) -> list[CheckResult]:
+    """@old@social.example moved to @new@moved.example; old.bsky.social is now new.bsky.social
+    (the same DID); both show figures."""
+    out = []
+    for account in accounts:
+        if account.platform == "bluesky":
+            learned = Identity(account.key, "bluesky", "did:plc:fixedaaaaaaaaaaaaaaaaaaa", "x")
+            reach = Reach(posts_total=12, followers=340)
+            if account.handle == "old.bsky.social":
+                new = ("new.bsky.social", "https://bsky.app/profile/new.bsky.social")
+                out.append(
+                    CheckResult(
+                        account, Status.RENAMED, "renamed", new_handle=new[0], new_url=new[1],
+                        reach=reach, learned=learned,
+                    )
+                )
+            else:
+                out.append(CheckResult(account, Status.OK, "fine", reach=reach, learned=learned))
+        elif account.handle == "old@social.example":
+            new = ("new@moved.example", "https://moved.example/@new")
+            out.append(
+                CheckResult(
+                    account, Status.MOVED, "moved", new_handle=new[0], new_url=new[1],
+                    reach=Reach(posts_total=900, followers=77),
+                )
+            )
+        else:
+            reach = Reach(posts_total=5, followers=3)
+            out.append(CheckResult(account, Status.OK, "fine", reach=reach))
+    return out
+
+
+def run_fixing(*, protected: bool = False) -> FakeWiki:
+    wiki = FakeWiki()
+    wiki.allow_writes()
+    wiki.edit(TITLE, FIXED)
+    if protected:
+        wiki.protected.add(TITLE)
+    config = Config(
+        wiki=WikiConfig(pages=(TITLE,), status_page=STATUS),
+        policy=PolicyConfig(confirmations=1, confirm_days=0),
+    )
+    store = SqliteStore(":memory:")
+    try:
+        options = RunOptions(now=DAY0, check=fixing_check, echo=[].append)
+        run_bot(wiki, config, store, pages=[TITLE], options=options)
+    finally:
+        store.close()
+    return wiki
+
+
+def test_the_activity_table_shows_the_accounts_the_page_links_after_this_runs_fixes() -> None:
+    wiki = run_fixing()
+    assert "https://moved.example/@new" in wiki.text(TITLE), "the fixes were saved"
+    section = wiki.text(STATUS).split("== Activity and reach per owner ==", 1)[1]
+    row = owner_line(section, "Owner A")
+    # A rename is the same account: its figures, under the handle the page now shows.
+    assert "@new.bsky.social&#58; last ?, 30d ?, 340 followers" in row
+    # A move is a new account: its handle, and no figures of the old one under it.
+    assert (
+        "@new@moved.example&#58; the page links it since this run (moved from "
+        "@old@social.example); figures start next run"
+    ) in row
+    assert "old.bsky.social" not in row and "77 followers" not in row
+
+
+def test_when_the_fixes_are_not_saved_the_activity_table_keeps_the_old_accounts() -> None:
+    wiki = run_fixing(protected=True)
+    assert wiki.text(TITLE) == FIXED
+    row = owner_line(wiki.text(STATUS).split("== Activity and reach per owner ==", 1)[1], "Owner A")
+    assert "@old.bsky.social&#58; last ?, 30d ?, 340 followers" in row
+    assert "@old@social.example&#58; last ?, 30d ?, 77 followers" in row
+    assert "moved.example" not in row

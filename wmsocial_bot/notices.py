@@ -88,6 +88,8 @@ def neutral(text: str) -> str:
     soft hyphens, U+FEFF) are removed; control characters (Cc) and line or paragraph
     separators (Zl, Zp) become spaces.
     """
+    if text.isascii() and text.isprintable():
+        return text  # no ASCII character that prints is Cf, Cc, Zl or Zp: most texts, at once
     out = []
     for char in text:
         category = unicodedata.category(char)

@@ -70,6 +70,7 @@ from urllib3.util import create_urllib3_context
 from wmsocial_bot import __version__
 from wmsocial_bot.config import NetworkConfig
 from wmsocial_bot.errors import (
+    ConfigError,
     ConnectionFailed,
     NetworkPolicyError,
     RedirectLoop,
@@ -1179,9 +1180,27 @@ class _PolicyAdapter(HTTPAdapter):
 
 def load_tls_trust() -> None:
     """Load the CA certificates both paths trust, as the environment names them now: once per
-    process (:func:`wmsocial_bot.checks.ready_for_checks`), 20 ms of CPU each."""
-    _httpx_context()
-    bundle_context(_requests_bundle())
+    process (:func:`wmsocial_bot.checks.ready_for_checks`), 20 ms of CPU each.
+
+    Certificates that cannot be read are a :class:`ConfigError` naming the variable, before
+    any request: otherwise every HTTPS check would fail, each with its own traceback.
+    """
+    # The variables each path reads: httpx both of its own, requests the first one set.
+    paths: tuple[tuple[tuple[str, ...], Callable[[], object]], ...] = (
+        (("SSL_CERT_FILE", "SSL_CERT_DIR"), _httpx_context),
+        (("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"), lambda: bundle_context(_requests_bundle())),
+    )
+    for variables, load in paths:
+        try:
+            load()
+        except OSError as exc:  # ssl.SSLError too: a file that holds no certificate
+            named = [f"{name}={os.environ[name]}" for name in variables if os.environ.get(name)]
+            if load is not _httpx_context:
+                named = named[:1]
+            source = ", ".join(named) or "certifi's bundle"
+            raise ConfigError(
+                f"the CA certificates cannot be read ({source}): {exc.strerror or exc}"
+            ) from None
 
 
 def _requests_bundle() -> str:

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -67,7 +67,11 @@ def sandbox(tmp_path: Path) -> Path:
 
 
 def bot(
-    sandbox: Path, *args: str, timeout: float = 60, command: tuple[str, ...] | None = None
+    sandbox: Path,
+    *args: str,
+    timeout: float = 60,
+    command: tuple[str, ...] | None = None,
+    extra_env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """The real CLI in a subprocess, in the sandbox, with no Pywikibot or bot settings."""
     env = {
@@ -88,6 +92,7 @@ def bot(
         NO_PROXY="127.0.0.1",
         no_proxy="127.0.0.1",
     )
+    env.update(extra_env or {})
     return subprocess.run(
         [*(command or (sys.executable, "-m", "wmsocial_bot")), *args],
         cwd=sandbox / "cwd",
@@ -163,6 +168,28 @@ def test_hostile_config_values_stop_check_before_any_request(
     assert "Traceback" not in done.stderr and done.stdout == ""
     assert listener.connections == 0, "a request was made with a broken config"
     assert not (sandbox / "state.sqlite3").exists()
+
+
+@pytest.mark.parametrize("variable", ["REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"])
+@pytest.mark.parametrize("content", [None, "not a certificate\n"], ids=["missing", "garbage"])
+def test_ca_certificates_that_cannot_be_read_stop_check_before_any_request(
+    variable: str, content: str | None, sandbox: Path, listener: Listener
+) -> None:
+    """One line naming the variable, exit 2: not a traceback for each HTTPS check."""
+    config = write_config(sandbox, listener)
+    bundle = sandbox / "bundle.pem"
+    if content is not None:
+        bundle.write_text(content, encoding="ascii")
+    done = bot(
+        sandbox, "check", "--wikitext", str(sandbox / "page.wiki"), "--config", str(config),
+        extra_env={variable: str(bundle)},
+    )  # fmt: skip
+    assert done.returncode == 2, done
+    errors = [line for line in done.stderr.splitlines() if line.startswith("wmsocial-bot: error:")]
+    assert len(errors) == 1 and f"{variable}={bundle}" in errors[0], done.stderr
+    assert "CA certificates cannot be read" in errors[0]
+    assert "Traceback" not in done.stderr and done.stdout == ""
+    assert listener.connections == 0, "a request was made with unreadable certificates"
 
 
 def test_every_config_problem_is_listed_at_once(sandbox: Path, listener: Listener) -> None:

@@ -1099,6 +1099,7 @@ class _PolicyAdapter(HTTPAdapter):
         super().__init__(pool_connections=size, pool_maxsize=size, max_retries=0)
         self.net = net
         self.bundle = _requests_bundle()  # what verify=True trusts
+        self._context: ssl.SSLContext | None = None  # its context, once a request needs it
 
     def _shares_context(self, verify: bool | str | None, cert: Any) -> bool:
         """Whether a request's TLS goes through the one context of :attr:`bundle`.
@@ -1109,6 +1110,13 @@ class _PolicyAdapter(HTTPAdapter):
         ``verify`` (False, another bundle) is left to requests, a context per connection.
         """
         return cert is None and (verify is True or verify == self.bundle)
+
+    def _shared_context(self) -> ssl.SSLContext:
+        """The context of :attr:`bundle`, kept here: no process-wide lock for each request."""
+        context = self._context
+        if context is None:
+            context = self._context = bundle_context(self.bundle)
+        return context
 
     def send(  # type: ignore[override]
         self,
@@ -1158,7 +1166,7 @@ class _PolicyAdapter(HTTPAdapter):
             # shared context (ca_certs would), and every pool of it requires a certificate.
             pool_kwargs.pop("ca_certs", None)
             pool_kwargs.pop("ca_cert_dir", None)
-            pool_kwargs.update(ssl_context=bundle_context(self.bundle), cert_reqs="CERT_REQUIRED")
+            pool_kwargs.update(ssl_context=self._shared_context(), cert_reqs="CERT_REQUIRED")
         address = getattr(request, "_wmsocial_address", None)
         if address is not None:
             name = host_params["host"]
@@ -1166,7 +1174,6 @@ class _PolicyAdapter(HTTPAdapter):
             if host_params["scheme"] == "https":
                 pool_kwargs.update(server_hostname=name, assert_hostname=name)
         return host_params, pool_kwargs
-
 
     def cert_verify(self, conn: Any, url: str, verify: bool | str | None, cert: Any) -> None:
         """As requests does, without putting the bundle on a pool of the shared context."""
@@ -1185,19 +1192,24 @@ def load_tls_trust() -> None:
     Certificates that cannot be read are a :class:`ConfigError` naming the variable, before
     any request: otherwise every HTTPS check would fail, each with its own traceback.
     """
-    # The variables each path reads: httpx both of its own, requests the first one set.
-    paths: tuple[tuple[tuple[str, ...], Callable[[], object]], ...] = (
-        (("SSL_CERT_FILE", "SSL_CERT_DIR"), _httpx_context),
-        (("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"), lambda: bundle_context(_requests_bundle())),
+    named = {
+        name: f"{name}={os.environ[name]}"
+        for name in ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+        if os.environ.get(name)
+    }
+    # What each path reads: httpx both of its variables, requests the first one set.
+    paths: tuple[tuple[list[str], Callable[[], object]], ...] = (
+        ([named[n] for n in ("SSL_CERT_FILE", "SSL_CERT_DIR") if n in named], _httpx_context),
+        (
+            [named[n] for n in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE") if n in named][:1],
+            lambda: bundle_context(_requests_bundle()),
+        ),
     )
-    for variables, load in paths:
+    for sources, load in paths:
         try:
             load()
         except OSError as exc:  # ssl.SSLError too: a file that holds no certificate
-            named = [f"{name}={os.environ[name]}" for name in variables if os.environ.get(name)]
-            if load is not _httpx_context:
-                named = named[:1]
-            source = ", ".join(named) or "certifi's bundle"
+            source = ", ".join(sources) or "certifi's bundle"
             raise ConfigError(
                 f"the CA certificates cannot be read ({source}): {exc.strerror or exc}"
             ) from None
